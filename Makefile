@@ -1,0 +1,32 @@
+# Two commands: `make lab` opens the lessons, `make test` runs the whole suite.
+# Both create .venv with Python 3.10+ if needed and (re)install spreadlab into
+# it only when pyproject.toml changed, so running them again is quick.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.spreadlab-installed
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: lab test env clean
+
+env: $(STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "spreadlab needs Python 3.10 or newer; run: make PYTHON=python3.12 ...")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,15 @@
+"""spreadlab: learn Twisted's Protocol, Factory and Transport by building the
+Spread Site broadcast server, in JupyterLab.
+
+One import brings the helpers a lesson needs::
+
+    from spreadlab import *
+
+"""
+
+from .memory import MemoryClient, MemoryRoom, cut
+from .spread import SpreadFactory, Spreader, WELCOME
+from .trace import Event, Trace
+
+__all__ = ["MemoryClient", "MemoryRoom", "cut", "SpreadFactory", "Spreader", "WELCOME", "Event", "Trace"]
+__version__ = "0.1.0"

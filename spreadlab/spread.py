@@ -1,0 +1,238 @@
+"""The Spread Site server, done right for Python 3.
+
+What one client sends is spread to all the others.  Compared with the blog's
+server (`spreadlab.seed`), this one:
+
+- frames the stream into lines (``LineReceiver``), accepting ``\\r\\n`` from
+  telnet and ``\\n`` from ``nc``, so a message cut into chunks, or several
+  messages merged into one chunk, still arrive as whole lines;
+- keeps its clients on the factory, not in a module-global list;
+- works in bytes on the wire and writes the welcome as UTF-8;
+- recognises ``close`` as a line of its own (any case, surrounding spaces);
+- prefixes every relayed line with its sender (``client 3: hello``);
+- answers bad input clearly and without costing anyone else a message: an
+  over-long line gets an error line back, invalid UTF-8 is replaced, terminal
+  escape sequences are removed;
+- protects itself: an optional maximum number of clients (``buildProtocol``
+  returns ``None``), a cap on bytes waiting for a client that does not read,
+  and an optional per-client rate limit that slows a flooding client down.
+
+All methods run in the reactor thread (or in a `MemoryRoom`'s caller).
+"""
+
+from __future__ import annotations
+
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from zope.interface import implementer
+from twisted.internet.interfaces import IPushProducer
+
+from .safety import printable_line
+
+#: The seed's welcome: "Welcome to Spread Site, you are client user number N!"
+WELCOME = "欢迎来到Spread Site, 你是第{n}个客户端用户!"
+
+log = Logger(namespace="spreadlab")
+
+
+@implementer(IPushProducer)
+class _SendBacklog:
+    """Watches one client's outgoing buffer through the producer API.
+
+    The transport calls `pauseProducing` when its send buffer is full (the
+    client is not reading fast enough) and `resumeProducing` when it has
+    drained.  While paused the server counts what it still has to send; past
+    the limit the client is dropped instead of growing the server's memory.
+    """
+
+    def __init__(self) -> None:
+        self.full = False
+        self.waiting = 0
+
+    def pauseProducing(self) -> None:
+        self.full = True
+
+    def resumeProducing(self) -> None:
+        self.full = False
+        self.waiting = 0
+
+    def stopProducing(self) -> None:
+        self.full = False
+
+
+class Spreader(LineReceiver):
+    """One client's connection to the Spread server.
+
+    Lifecycle: ``connectionMade`` registers with the factory and writes the
+    welcome; ``lineReceived`` handles one complete line; ``connectionLost``
+    unregisters, however the connection ended.
+    """
+
+    delimiter = b"\n"  # and a trailing b"\r" is stripped: telnet and nc both work
+
+    def __init__(self, factory: "SpreadFactory") -> None:
+        self.factory = factory
+        self.number = 0
+        self.name = "client ?"
+        self._backlog = _SendBacklog()
+        self._discarding = False  # inside an over-long line, skipping to its end
+        self._tokens = float(factory.burst or 0)
+        self._last_refill = None
+        self._resume_call = None
+        self.MAX_LENGTH = factory.max_line
+
+    # --- lifecycle --------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        self.factory.clientJoined(self)
+        self.transport.registerProducer(self._backlog, True)
+        welcome = WELCOME.format(n=self.factory.numProtocols)
+        self.transport.write(welcome.encode("utf-8") + b"\r\n")
+
+    def connectionLost(self, reason) -> None:
+        if self._resume_call is not None and self._resume_call.active():
+            self._resume_call.cancel()
+        self.factory.clientLeft(self, reason)
+
+    # --- receiving ----------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._discarding:
+            end = data.find(self.delimiter)
+            if end < 0:
+                return
+            self._discarding = False
+            data = data[end + 1 :]
+        super().dataReceived(data)
+
+    def lineReceived(self, line: bytes) -> None:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if line.strip().lower() == b"close":
+            self.transport.loseConnection()
+            return
+        self._take_token()
+        self.factory.spread(self, printable_line(line))
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """Answer an over-long line with an error and skip to its end; the
+        lines after it are still handled (LineReceiver would drop us)."""
+        self.transport.write(
+            b"error: line longer than %d bytes, not sent\r\n" % self.factory.max_line
+        )
+        log.info("{client} sent a line over {limit} bytes; not relayed", client=self.name, limit=self.factory.max_line)
+        end = line.find(self.delimiter)
+        if end < 0:
+            self._discarding = True
+        elif end + 1 < len(line):
+            self.dataReceived(line[end + 1 :])
+
+    # --- rate limit (a token bucket; off unless the factory sets a rate) ------
+
+    def _take_token(self) -> None:
+        rate = self.factory.rate
+        if not rate:
+            return
+        now = self.factory.clock.seconds()
+        if self._last_refill is not None:
+            self._tokens = min(float(self.factory.burst), self._tokens + (now - self._last_refill) * rate)
+        self._last_refill = now
+        self._tokens -= 1
+        if self._tokens < 0 and not self.paused and not self.transport.disconnecting:
+            # Too fast: stop reading from this client until a token is due.
+            # Its lines wait in TCP's buffers; nothing is lost, it is slowed.
+            self.pauseProducing()
+            self._resume_call = self.factory.clock.callLater(-self._tokens / rate, self._resume)
+
+    def _resume(self) -> None:
+        self._resume_call = None
+        if self.transport.connected and not self.transport.disconnecting:
+            self.resumeProducing()
+
+    # --- sending -------------------------------------------------------------
+
+    def deliver(self, data: bytes) -> None:
+        """Write *data* to this client unless it has stopped reading for too
+        long, in which case it is dropped (its backlog would grow forever)."""
+        backlog = self._backlog
+        if backlog.full:
+            backlog.waiting += len(data)
+            if backlog.waiting > self.factory.max_backlog:
+                log.info("{client} is not reading; dropped after {n} bytes waiting", client=self.name, n=backlog.waiting)
+                self.transport.abortConnection()
+                return
+        self.transport.write(data)
+
+
+class SpreadFactory(Factory):
+    """Builds one `Spreader` per connection and owns what they share.
+
+    ``numProtocols`` counts the connected clients and ``clients`` lists them,
+    in the order they connected.  Options: ``max_clients`` (refuse more by
+    returning ``None`` from ``buildProtocol``), ``max_line`` (bytes per
+    line), ``max_backlog`` (bytes waiting for a client that does not read
+    before it is dropped), ``rate`` and ``burst`` (lines per second a client
+    may send, and how many in a burst; ``None`` means no limit), ``clock``
+    (what ``callLater`` is called on; the reactor by default).
+    """
+
+    protocol = Spreader
+
+    def __init__(self, *, max_clients: int | None = None, max_line: int = 4096,
+                 max_backlog: int = 1 << 20, rate: float | None = None,
+                 burst: int | None = None, clock=None) -> None:
+        self.numProtocols = 0
+        self.clients: list[Spreader] = []
+        self.max_clients = max_clients
+        self.max_line = max_line
+        self.max_backlog = max_backlog
+        self.rate = rate
+        self.burst = burst if burst is not None else (max(1, int(rate * 2)) if rate else None)
+        self._clock = clock
+        self._numbers = 0
+
+    @property
+    def clock(self):
+        if self._clock is None:
+            from twisted.internet import reactor
+
+            self._clock = reactor
+        return self._clock
+
+    def buildProtocol(self, addr):
+        if self.max_clients is not None and len(self.clients) >= self.max_clients:
+            log.info("refused {peer}: {n} clients already connected (the maximum)", peer=_peer(addr), n=len(self.clients))
+            return None
+        return self.protocol(self)
+
+    def clientJoined(self, client: Spreader) -> None:
+        """Count and remember a client whose connection was just made."""
+        self._numbers += 1
+        client.number = self._numbers
+        client.name = f"client {client.number}"
+        self.numProtocols += 1
+        self.clients.append(client)
+        log.info("{client} connected from {peer}; {n} connected", client=client.name, peer=_peer(client.transport.getPeer()), n=self.numProtocols)
+
+    def clientLeft(self, client: Spreader, reason) -> None:
+        """Forget a client, however its connection ended."""
+        if client in self.clients:
+            self.clients.remove(client)
+            self.numProtocols -= 1
+            log.info("{client} disconnected ({why}); {n} connected", client=client.name, why=reason.getErrorMessage(), n=self.numProtocols)
+
+    def spread(self, sender: Spreader, line: bytes) -> None:
+        """Send *line* from *sender* to every other client, prefixed with the
+        sender's name.  Encoded once, written as is to each receiver."""
+        log.info("{client}: {line}", client=sender.name, line=line.decode("utf-8"))
+        data = sender.name.encode("ascii") + b": " + line + b"\r\n"
+        for client in list(self.clients):
+            if client is not sender:
+                client.deliver(data)
+
+
+def _peer(address) -> str:
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    return f"{host}:{port}" if host is not None else str(address)

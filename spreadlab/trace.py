@@ -1,0 +1,182 @@
+"""One ordered record of what happened in a room.
+
+Every room (in memory or live over TCP) records the same kinds of events, in
+the order they happened, stamped with a logical clock: the first event is at
+time 1, the next at 2, and so on.  The same trace is printed for a learner,
+asserted on by the tests, replayed by the board's timeline and drawn as a
+sequence diagram.
+
+Recording is thread-safe: a live room records from the reactor thread while a
+notebook reads the trace from the kernel's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as _time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+# The kinds of event, in the words of Twisted's own API.
+CONNECT = "connect"  # a client opened a connection (the server accepted it)
+REFUSED = "refused"  # the factory's buildProtocol returned None
+MADE = "connectionMade"  # the protocol's connectionMade was called
+RECEIVED = "dataReceived"  # a chunk of bytes was handed to dataReceived
+WRITE = "write"  # the protocol wrote bytes to its transport
+LOSE = "loseConnection"  # someone asked for a clean close
+ABORT = "abortConnection"  # someone asked for an immediate close
+LOST = "connectionLost"  # the protocol's connectionLost was called
+
+KINDS = (CONNECT, REFUSED, MADE, RECEIVED, WRITE, LOSE, ABORT, LOST)
+
+
+def show_bytes(data: bytes, limit: int | None = 60) -> str:
+    """Render bytes for a human: readable UTF-8 text where it decodes, with
+    every control character and every undecodable byte shown as an escape
+    (``\\n``, ``\\x1b``, ``\\xff``), never dropped.  Long data is cut at
+    *limit* characters with an ellipsis."""
+    out = []
+    text = data.decode("utf-8", errors="backslashreplace")
+    for ch in text:
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    rendered = "".join(out)
+    if limit is not None and len(rendered) > limit:
+        rendered = rendered[: limit - 1] + "…"
+    return rendered
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened.
+
+    ``time`` is the logical clock (1, 2, 3, ...); ``kind`` one of ``KINDS``;
+    ``client`` the name of the connection it concerns ("client 1");
+    ``data`` the exact bytes for ``dataReceived`` and ``write``; ``detail``
+    a short explanation (the reason of a ``connectionLost``, who asked for a
+    close); ``at`` the wall-clock time (``time.monotonic()``) it was recorded.
+    """
+
+    time: int
+    kind: str
+    client: str
+    data: bytes = b""
+    detail: str = ""
+    at: float = field(default=0.0, compare=False)
+
+    def __str__(self) -> str:
+        text = f"{self.time:>4}  {self.client:<10} {self.kind:<15}"
+        if self.kind in (RECEIVED, WRITE):
+            text += f'"{show_bytes(self.data)}"'
+        if self.detail:
+            text += f"  ({self.detail})"
+        return text.rstrip()
+
+
+class Trace:
+    """An ordered, append-only list of `Event`s with a logical clock.
+
+    Iterate it, index it, ``len()`` it, filter it with `of` and print it.
+    Listeners registered with `subscribe` are called with each new event,
+    from the thread that recorded it (the reactor thread for a live room).
+    """
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[Event], None]] = []
+
+    def record(self, kind: str, client: str, data: bytes = b"", detail: str = "") -> Event:
+        """Append one event and tell the listeners.  Any thread."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown event kind {kind!r}; expected one of {KINDS}")
+        with self._lock:
+            event = Event(len(self._events) + 1, kind, client, bytes(data), detail, _time.monotonic())
+            self._events.append(event)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(event)
+        return event
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call *listener(event)* for every event recorded from now on.
+
+        Returns a function that unsubscribes it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    # --- reading -----------------------------------------------------------
+
+    @property
+    def events(self) -> list[Event]:
+        """A copy of the events so far."""
+        with self._lock:
+            return list(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def __getitem__(self, index):
+        return self.events[index]
+
+    def of(self, kind: str | None = None, client: str | None = None) -> list[Event]:
+        """The events of one kind and/or one client, in order."""
+        return [
+            e
+            for e in self.events
+            if (kind is None or e.kind == kind) and (client is None or e.client == client)
+        ]
+
+    def kinds(self, client: str | None = None) -> list[str]:
+        """Just the kinds of event, in order (handy in assertions)."""
+        return [e.kind for e in self.of(client=client)]
+
+    def written_to(self, client: str) -> bytes:
+        """Every byte the server wrote to *client*, joined."""
+        return b"".join(e.data for e in self.of(WRITE, client))
+
+    def received_from(self, client: str) -> bytes:
+        """Every byte the server's protocol received from *client*, joined."""
+        return b"".join(e.data for e in self.of(RECEIVED, client))
+
+    def text(self) -> str:
+        """The whole trace as readable lines, one per event."""
+        return "\n".join(str(e) for e in self.events)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return f"<Trace of {len(self)} events>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.text() if not cycle else "Trace(...)")
+
+    def _repr_html_(self) -> str | None:
+        """In a notebook a trace shows as a sequence diagram (static SVG that
+        survives export); falls back to text if the board is not available."""
+        try:
+            from .diagram import sequence_svg
+        except ImportError:
+            return None
+        return sequence_svg(self)
