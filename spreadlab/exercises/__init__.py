@@ -1,0 +1,26 @@
+"""Self-checking exercises: run a checker on what you wrote, read the hints.
+
+Each lesson's checkers live in a module of their own (``protocol``,
+``factory``, ``transport``, ``spread``, ``testing``) and are all importable
+from here::
+
+    from spreadlab.exercises import check_shouting_echo
+    check_shouting_echo(ShoutingEcho)
+
+A checker returns a `Report`: it shows which behaviours passed and, for each
+that did not, what was seen and a hint that points at the concept.
+"""
+
+from .report import Miss, Report, Result, expect
+
+__all__ = ["Miss", "Report", "Result", "expect"]
+
+# Each lesson's module adds its checkers to __all__.
+from . import protocol, factory, transport, spread, testing  # noqa: E402
+
+_name = None
+for _module in (protocol, factory, transport, spread, testing):
+    for _name in getattr(_module, "__all__", []):
+        globals()[_name] = getattr(_module, _name)
+        __all__.append(_name)
+del _module, _name

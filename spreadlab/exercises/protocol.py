@@ -1,0 +1,3 @@
+"""Checkers for the protocol lesson (to be written)."""
+
+__all__: list[str] = []

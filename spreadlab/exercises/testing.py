@@ -1,0 +1,3 @@
+"""Checkers for the testing lesson (to be written)."""
+
+__all__: list[str] = []

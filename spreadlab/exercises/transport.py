@@ -1,0 +1,3 @@
+"""Checkers for the transport lesson (to be written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,40 @@
+"""A multiple-choice question a learner answers in the notebook.
+
+``quiz(question, options, answer, why)`` shows the question with its options
+and a button; choosing an option tells whether it is right and, when it is
+not, gives a nudge; once right, it explains why.  The text is the lesson's
+(pass it in from the notebook), so a translated edition only changes the
+notebook.  Outside a widget-capable front end (exported HTML, slides) the
+question still shows as text.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+
+
+def quiz(question: str, options: list[str], answer: int, why: str = "",
+         nudge: str = "Not quite: read the question again and think about the last lesson.") -> widgets.VBox:
+    """Show *question* with *options*; *answer* is the index of the right one."""
+    if not 0 <= answer < len(options):
+        raise ValueError("answer must be the index of one of the options")
+    choice = widgets.RadioButtons(options=list(options), value=None, layout=widgets.Layout(width="auto"))
+    button = widgets.Button(description="Check", button_style="primary")
+    feedback = widgets.HTML()
+
+    def check(_button=None) -> None:
+        if choice.index is None:
+            feedback.value = "<i>Pick an answer first.</i>"
+        elif choice.index == answer:
+            feedback.value = f"<b style='color:#1a7f37'>✔ Right.</b> {html.escape(why)}"
+        else:
+            feedback.value = f"<b style='color:#cf222e'>✘</b> {html.escape(nudge)}"
+
+    button.on_click(check)
+    box = widgets.VBox([widgets.HTML(f"<b>Quiz:</b> {html.escape(question)}"), choice, button, feedback])
+    box.check = check  # lets tests and scripts press the button
+    box.choice = choice
+    box.feedback = feedback
+    return box
