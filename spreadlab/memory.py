@@ -122,7 +122,8 @@ class RoomTransport(StringTransport):
             return
         self._room.trace.record(T.ABORT, self._client.name, detail="by the server")
         already_closing = self.disconnecting
-        super().abortConnection()
+        self.disconnected = True  # not super(): its loseConnection would close cleanly
+        self.disconnecting = True
         if not already_closing:
             self._room._later(lambda: self._room._lost(self._client, ConnectionLost("the connection was aborted")))
         else:

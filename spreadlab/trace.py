@@ -36,9 +36,11 @@ def show_bytes(data: bytes, limit: int | None = 60) -> str:
     (``\\n``, ``\\x1b``, ``\\xff``), never dropped.  Long data is cut at
     *limit* characters with an ellipsis."""
     out = []
-    text = data.decode("utf-8", errors="backslashreplace")
+    text = data.decode("utf-8", errors="surrogateescape")
     for ch in text:
-        if ch == "\n":
+        if 0xDC80 <= ord(ch) <= 0xDCFF:  # a byte that is not UTF-8
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif ch == "\n":
             out.append("\\n")
         elif ch == "\r":
             out.append("\\r")

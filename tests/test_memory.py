@@ -1,0 +1,261 @@
+"""The memory room: chunking, TCP-like closing, factory start/stop, determinism."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.protocol import Factory, Protocol
+
+from spreadlab import MemoryRoom, SpreadFactory, cut
+from spreadlab import trace as T
+
+
+class Recorder(Protocol):
+    """Remembers every call the transport makes on it."""
+
+    def __init__(self):
+        self.calls = []
+        self.chunks = []
+
+    def connectionMade(self):
+        self.calls.append("connectionMade")
+
+    def dataReceived(self, data):
+        self.calls.append("dataReceived")
+        self.chunks.append(data)
+
+    def connectionLost(self, reason):
+        self.calls.append("connectionLost")
+        self.reason = reason
+
+
+class Echo(Protocol):
+    def dataReceived(self, data):
+        self.transport.write(data)
+
+
+def test_cut_modes():
+    data = "ab你".encode()
+    assert cut(data) == [data]
+    assert cut(data, "whole") == [data]
+    assert cut(data, "bytes") == [b"a", b"b", b"\xe4", b"\xbd", b"\xa0"]
+    assert cut(data, 2) == [b"ab", b"\xe4\xbd", b"\xa0"]
+    assert cut(data, [1, 3]) == [b"a", b"b\xe4\xbd", b"\xa0"]
+    assert cut(data, "split-utf8") == [b"ab\xe4", b"\xbd\xa0"]
+    assert cut(b"ascii", "split-utf8") == [b"ascii"]
+    assert cut(b"") == []
+    with pytest.raises(ValueError):
+        cut(data, "sideways")
+    with pytest.raises(ValueError):
+        cut(data, 0)
+
+
+@pytest.mark.parametrize("chunks", [None, "bytes", 3, [1, 1, 5], "split-utf8"])
+def test_the_protocol_sees_exactly_the_chunks_chosen(chunks):
+    room = MemoryRoom(Factory.forProtocol(Recorder))
+    client = room.connect()
+    data = "欢迎 close\r\n".encode()
+    client.send(data, chunks=chunks)
+    assert client.protocol.chunks == cut(data, chunks)
+    assert room.trace.received_from(client.name) == data
+
+
+def test_several_sends_merge_into_one_stream():
+    room = MemoryRoom(Factory.forProtocol(Recorder))
+    client = room.connect()
+    client.send(b"one\n", b"two\n")
+    assert client.protocol.chunks == [b"one\ntwo\n"]
+
+
+def test_str_is_sent_as_utf8_like_a_terminal():
+    room = MemoryRoom(Factory.forProtocol(Echo))
+    client = room.connect()
+    client.send("你好\n")
+    assert client.received == "你好\n".encode()
+
+
+def test_writing_str_to_a_transport_fails_as_on_real_tcp():
+    class WritesStr(Protocol):
+        def connectionMade(self):
+            self.transport.write("hello")
+
+    room = MemoryRoom(Factory.forProtocol(WritesStr))
+    with pytest.raises(TypeError):
+        room.connect()
+    assert room.trace.kinds("client 1")[-1] == T.LOST  # the connection was dropped, as Twisted does
+
+
+def test_lifecycle_order_and_peer_addresses():
+    room = MemoryRoom(Factory.forProtocol(Recorder))
+    a, b = room.connect(), room.connect()
+    a.send(b"x")
+    a.close()
+    assert a.protocol.calls == ["connectionMade", "dataReceived", "connectionLost"]
+    assert a.protocol.transport.getPeer() != b.protocol.transport.getPeer()
+    assert a.protocol.transport.getHost().port == 8007
+    assert room.trace.kinds("client 1") == [T.CONNECT, T.MADE, T.RECEIVED, T.LOSE, T.LOST]
+
+
+def test_server_loseConnection_ends_in_connectionDone_after_the_callback_returns():
+    seen = []
+
+    class Quitter(Protocol):
+        def dataReceived(self, data):
+            self.transport.loseConnection()
+            seen.append(self.transport.connected)  # still connected inside the call
+
+        def connectionLost(self, reason):
+            seen.append(reason.type)
+
+    room = MemoryRoom(Factory.forProtocol(Quitter))
+    client = room.connect()
+    client.send(b"bye")
+    assert seen == [True, ConnectionDone]
+    assert not client.connected
+
+
+def test_no_reading_after_loseConnection():
+    class Quitter(Recorder):
+        def dataReceived(self, data):
+            super().dataReceived(data)
+            self.transport.loseConnection()
+
+    room = MemoryRoom(Factory.forProtocol(Quitter))
+    client = room.connect()
+    client.send(b"abc", chunks="bytes")
+    assert client.protocol.chunks == [b"a"]
+
+
+def test_writes_after_loseConnection_still_arrive_before_the_close():
+    class Goodbye(Protocol):
+        def dataReceived(self, data):
+            self.transport.loseConnection()
+            self.transport.write(b"goodbye\n")  # like real TCP: flushed, then closed
+
+    room = MemoryRoom(Factory.forProtocol(Goodbye))
+    client = room.connect()
+    client.send(b"x")
+    assert client.received == b"goodbye\n"
+
+
+@pytest.mark.parametrize(
+    "action, reason",
+    [
+        ("server-abort", ConnectionLost),
+        ("client-close", ConnectionDone),
+        ("client-abort", ConnectionLost),
+        ("server-lose", ConnectionDone),
+    ],
+)
+def test_close_reasons_match_real_tcp(action, reason):
+    room = MemoryRoom(Factory.forProtocol(Recorder))
+    client = room.connect()
+    if action == "server-abort":
+        client.protocol.transport.abortConnection()
+    elif action == "server-lose":
+        client.protocol.transport.loseConnection()
+    elif action == "client-close":
+        client.close()
+    else:
+        client.abort()
+    room.settle()
+    assert client.protocol.reason.type is reason
+    assert client.protocol.calls.count("connectionLost") == 1
+
+
+def test_writes_after_an_abort_are_dropped():
+    room = MemoryRoom(Factory.forProtocol(Echo))
+    client = room.connect()
+    client.protocol.transport.abortConnection()
+    client.protocol.transport.write(b"too late")
+    room.settle()
+    assert client.received == b""
+
+
+def test_refused_connection_is_visible():
+    class Refuser(Factory):
+        def buildProtocol(self, addr):
+            return None
+
+    room = MemoryRoom(Refuser())
+    client = room.connect()
+    assert client.refused and not client.connected
+    assert room.clients == []
+    assert room.trace.kinds() == [T.CONNECT, T.REFUSED]
+    with pytest.raises(RuntimeError):
+        client.send(b"hello")
+
+
+def test_factory_is_started_and_stopped_like_a_listening_port():
+    events = []
+
+    class Noted(Factory):
+        protocol = Protocol
+
+        def startFactory(self):
+            events.append("start")
+
+        def stopFactory(self):
+            events.append("stop")
+
+    factory = Noted()
+    room = MemoryRoom(factory)
+    assert events == ["start"] and factory.numPorts == 1
+    room.connect()
+    room.close()
+    assert events == ["start", "stop"] and factory.numPorts == 0
+    assert room.clients == []
+
+
+def test_paused_transport_holds_chunks_until_resumed():
+    room = MemoryRoom(Factory.forProtocol(Recorder))
+    client = room.connect()
+    client.protocol.transport.pauseProducing()
+    client.send(b"abc", chunks="bytes")
+    assert client.protocol.chunks == []
+    client.protocol.transport.resumeProducing()
+    room.settle()
+    assert client.protocol.chunks == [b"a", b"b", b"c"]
+
+
+def test_an_exception_in_protocol_code_drops_that_connection_and_is_raised():
+    class Broken(Protocol):
+        def dataReceived(self, data):
+            1 / 0
+
+    room = MemoryRoom(Factory.forProtocol(Broken))
+    a, b = room.connect(), room.connect()
+    with pytest.raises(ZeroDivisionError):
+        a.send(b"x")
+    assert not a.connected and b.connected
+    assert "ZeroDivisionError" in room.trace.of(T.LOST, "client 1")[0].detail
+
+
+def test_errors_can_be_only_recorded():
+    class Broken(Protocol):
+        def dataReceived(self, data):
+            raise ValueError("bad")
+
+    room = MemoryRoom(Factory.forProtocol(Broken), raise_errors=False)
+    client = room.connect()
+    client.send(b"x")
+    assert not client.connected
+    assert room.errors[0].type is ValueError
+
+
+def scenario():
+    room = MemoryRoom(SpreadFactory())
+    a, b, c = room.connect(), room.connect(), room.connect()
+    a.send("你好\nclo", chunks="split-utf8")
+    a.send("se\n")
+    b.send(b"x" * 10 + b"\n", chunks=3)
+    c.abort()
+    return room
+
+
+def test_the_same_scenario_gives_the_same_trace():
+    first, second = scenario(), scenario()
+    assert first.trace.text() == second.trace.text()
+    assert [(e.time, e.kind, e.client, e.data, e.detail) for e in first.trace] == [
+        (e.time, e.kind, e.client, e.data, e.detail) for e in second.trace
+    ]
