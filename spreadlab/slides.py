@@ -1,0 +1,482 @@
+"""Build one offline reveal.js slide deck per lesson, plus an index page.
+
+Run it as::
+
+    python -m spreadlab.slides [--theme white] [--no-code] [--out build/slides] [notebooks...]
+
+(``make slides SLIDES_ARGS="--theme black --no-code"`` does the same from the Makefile.)
+
+What it does, for each notebook (default: ``notebooks/[0-9]*.ipynb``):
+
+1. executes it top to bottom in a fresh kernel (nbclient, working directory = the
+   notebook's folder), keeping the widgets' final state in the notebook metadata;
+2. converts it with nbconvert's reveal.js exporter and spreadlab's template
+   (``spreadlab/slide_templates/spreadlab_reveal``), using the cells' slide metadata
+   (``slideshow.slide_type``: slide, subslide, fragment, skip, notes);
+   "notes" cells become reveal.js speaker notes (press ``s`` in the deck);
+3. writes ``<out>/<notebook name>.html``, and at the end ``<out>/index.html``.
+
+Offline by construction: every script, style sheet and font a deck uses lives in
+``<out>/_static/`` and is referenced by a relative URL; nothing is fetched from a CDN
+when the deck is shown, so the folder can be copied to a USB stick and opened from
+``file://``. The front-end code comes from the npm registry at *build* time, with
+``npm pack`` (pinned versions, see ``NPM_PACKAGES``) into a cache folder
+(``build/slides-cache`` by default); a later build reuses the cache and needs neither
+npm nor a network. So the first build needs Node's ``npm`` on PATH; without it (and
+without a filled cache) the build stops with a message that says so.
+
+What is fetched and why:
+
+* ``reveal.js`` (the slide engine, its themes and their fonts, the speaker-notes plugin).
+  Theme style sheets that import web fonts from a font CDN are copied with those
+  ``@import`` lines removed, so the theme falls back to its local font stack.
+* ``@jupyter-widgets/html-manager`` (its non-AMD ``dist/embed.js`` and the font files
+  next to it): renders the saved widget state (schema version 2, ipywidgets 8) without
+  require.js. Widgets show as they were at the end of execution; they are not live.
+* ``mathjax`` (2.7) only when a deck has LaTeX math, ``mermaid`` only when a deck has
+  a mermaid diagram. Without them such a deck still loads, showing the source text.
+
+Hiding code: ``--no-code`` hides every code cell's input (outputs stay); a cell tagged
+``hide-input`` / ``remove-input`` loses its input, ``remove-output`` its output,
+``remove-cell`` disappears from the slides, in any mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "NPM_PACKAGES",
+    "SlideBuildError",
+    "Deck",
+    "ensure_npm_packages",
+    "install_static",
+    "execute_notebook",
+    "convert_notebook",
+    "build",
+    "main",
+]
+
+#: npm packages the decks need, pinned. html-manager 1.0.x is the one that matches
+#: ipywidgets 8.1 (widget state schema 2, @jupyter-widgets/controls 5).
+NPM_PACKAGES = {
+    "reveal.js": "5.2.1",
+    "@jupyter-widgets/html-manager": "1.0.15",
+}
+#: fetched only when a deck needs them
+OPTIONAL_NPM_PACKAGES = {
+    "mathjax": "2.7.9",
+    "mermaid": "11.12.0",
+}
+
+TEMPLATE_DIR = Path(__file__).with_name("slide_templates")
+TEMPLATE_NAME = "spreadlab_reveal"
+STATIC = "_static"  # folder next to the decks, referenced relatively
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_NOTEBOOKS_DIR = Path("notebooks")
+DEFAULT_OUT = Path("build/slides")
+DEFAULT_CACHE = Path("build/slides-cache")
+
+REMOVE_CELL_TAGS = {"remove-cell"}
+REMOVE_INPUT_TAGS = {"hide-input", "remove-input"}
+REMOVE_OUTPUT_TAGS = {"remove-output"}
+
+_REMOTE_IMPORT = re.compile(r"@import\s+url\(\s*['\"]?(?:https?:)?//[^)]*\)\s*;?", re.I)
+_MATH = re.compile(r"\$\$.+?\$\$|\\\(.+?\\\)|\\\[.+?\\\]|(?<![\\$\w])\$[^\s$][^$\n]*?(?<!\s)\$(?!\w)", re.S)
+_FENCED = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+
+
+class SlideBuildError(RuntimeError):
+    """The build cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class Deck:
+    notebook: Path
+    html: Path
+    title: str
+    slides: int
+    seconds: float
+    needs: set = field(default_factory=set)
+
+
+# --------------------------------------------------------------------------- npm assets
+
+
+def _package_dir(cache: Path, name: str, version: str) -> Path:
+    return cache / f"{name.replace('/', '__')}@{version}"
+
+
+def ensure_npm_packages(packages: dict[str, str], cache: Path = DEFAULT_CACHE) -> dict[str, Path]:
+    """Make sure each ``name: version`` npm package is unpacked in ``cache``.
+
+    Returns ``{name: folder holding the package's files}``. Packages already in the
+    cache are not fetched again (no npm, no network). Missing ones are fetched with
+    ``npm pack NAME@VERSION`` (npm checks the tarball's integrity) and unpacked with
+    Python's tarfile; their dependencies are not installed: the decks use only the
+    packages' prebuilt bundles.
+    """
+    cache = Path(cache).resolve()
+    found: dict[str, Path] = {}
+    missing = []
+    for name, version in packages.items():
+        folder = _package_dir(cache, name, version)
+        if (folder / ".complete").exists():
+            found[name] = folder / "package"
+        else:
+            missing.append((name, version))
+    if not missing:
+        return found
+    npm = shutil.which("npm")
+    if npm is None:
+        wanted = " ".join(f"{n}@{v}" for n, v in missing)
+        raise SlideBuildError(
+            "building the slides needs Node's `npm` on PATH, to fetch the decks' front-end "
+            f"code from the npm registry once ({wanted}); it is then kept in {cache}.\n"
+            "Install Node.js 18+ with npm (Debian/Ubuntu: `apt-get install nodejs npm`) "
+            "and run the build again."
+        )
+    cache.mkdir(parents=True, exist_ok=True)
+    for name, version in missing:
+        folder = _package_dir(cache, name, version)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            cmd = [npm, "pack", f"{name}@{version}", "--pack-destination", tmp, "--json"]
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, cwd=tmp, timeout=600,
+                env={**os.environ, "npm_config_update_notifier": "false", "npm_config_fund": "false"},
+            )
+            if proc.returncode != 0:
+                raise SlideBuildError(
+                    f"`npm pack {name}@{version}` failed (exit {proc.returncode}); is the npm "
+                    f"registry reachable?\n{proc.stderr.strip()[-2000:]}"
+                )
+            tarballs = list(Path(tmp).glob("*.tgz"))
+            if len(tarballs) != 1:
+                raise SlideBuildError(f"`npm pack {name}@{version}` left {tarballs!r}, expected one .tgz")
+            if folder.exists():
+                shutil.rmtree(folder)
+            unpack = Path(tmp) / "unpacked"
+            with tarfile.open(tarballs[0]) as tar:
+                try:
+                    tar.extractall(unpack, filter="data")
+                except TypeError:  # Python < 3.10.12 has no filter argument
+                    tar.extractall(unpack)  # noqa: S202 - a registry tarball, checked by npm
+            if not (unpack / "package" / "package.json").exists():
+                raise SlideBuildError(f"{name}@{version}: the npm tarball has no package/package.json")
+            unpack.rename(folder)
+        (folder / ".complete").write_text(f"{name}@{version}\n")
+        found[name] = folder / "package"
+    return found
+
+
+def _copytree(src: Path, dst: Path, *, skip=(".map",)) -> None:
+    for path in src.rglob("*"):
+        if path.is_dir() or path.name.endswith(tuple(skip)):
+            continue
+        target = dst / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+
+def available_themes(reveal_pkg: Path) -> list[str]:
+    return sorted(p.stem for p in (reveal_pkg / "dist" / "theme").glob("*.css"))
+
+
+def install_static(out: Path, needs: set[str] = frozenset(), cache: Path = DEFAULT_CACHE) -> dict[str, str]:
+    """Copy the front-end files into ``out/_static`` and return the decks' relative URLs.
+
+    ``needs`` may hold "mathjax" and/or "mermaid" to add those libraries.
+    """
+    wanted = dict(NPM_PACKAGES)
+    for extra in sorted(needs):
+        wanted[extra] = OPTIONAL_NPM_PACKAGES[extra]
+    pkgs = ensure_npm_packages(wanted, cache)
+    static = Path(out) / STATIC
+    urls: dict[str, str] = {}
+
+    reveal = pkgs["reveal.js"]
+    dst = static / "reveal.js"
+    if dst.exists():
+        shutil.rmtree(dst)
+    _copytree(reveal / "dist", dst / "dist")
+    _copytree(reveal / "plugin" / "notes", dst / "plugin" / "notes")
+    for css in (dst / "dist" / "theme").glob("*.css"):
+        text = css.read_text(encoding="utf-8")
+        stripped = _REMOTE_IMPORT.sub("/* web font import removed: decks work offline */", text)
+        if stripped != text:
+            css.write_text(stripped, encoding="utf-8")
+    urls["reveal"] = f"{STATIC}/reveal.js"
+
+    manager = pkgs["@jupyter-widgets/html-manager"]
+    dst = static / "html-manager"
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    for path in (manager / "dist").iterdir():
+        # embed.js (non-AMD) and the font files its style sheets point at, relative to it
+        if path.is_file() and not path.name.endswith((".map", ".txt")) and "amd" not in path.name:
+            shutil.copyfile(path, dst / path.name)
+    urls["widgets"] = f"{STATIC}/html-manager/embed.js"
+
+    if "mathjax" in pkgs:
+        mj = pkgs["mathjax"]
+        dst = static / "mathjax"
+        if not dst.exists():
+            for sub in ("MathJax.js", "config", "extensions", "jax/input/TeX", "jax/output/CommonHTML",
+                        "jax/element", "fonts/HTML-CSS/TeX/woff", "localization/en"):
+                src = mj / sub
+                if src.is_dir():
+                    _copytree(src, dst / sub)
+                elif src.exists():
+                    (dst / sub).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src, dst / sub)
+        urls["mathjax"] = f"{STATIC}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+    if "mermaid" in pkgs:
+        dst = static / "mermaid"
+        dst.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pkgs["mermaid"] / "dist" / "mermaid.min.js", dst / "mermaid.min.js")
+        urls["mermaid"] = f"{STATIC}/mermaid/mermaid.min.js"
+    return urls
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+def notebook_needs(nb) -> set[str]:
+    """Which optional libraries a deck of this (executed) notebook needs."""
+    needs = set()
+    for cell in nb.cells:
+        if cell.get("cell_type") == "markdown":
+            src = cell.get("source", "")
+            if re.search(r"^(```|~~~)\s*mermaid", src, re.M):
+                needs.add("mermaid")
+            prose = _INLINE_CODE.sub("", _FENCED.sub("", src))
+            if _MATH.search(prose):
+                needs.add("mathjax")
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/vnd.mermaid" in data:
+                needs.add("mermaid")
+            if "text/latex" in data and not ({"text/html", "image/svg+xml", "image/png"} & set(data)):
+                needs.add("mathjax")
+    return needs
+
+
+def execute_notebook(path: Path, *, timeout: int = 300, kernel_name: str = "", allow_errors: bool = False):
+    """Run ``path`` top to bottom in a fresh kernel and return the executed notebook.
+
+    The kernel's working directory is the notebook's folder; the widgets' final state
+    is stored in ``nb.metadata.widgets`` (what the deck renders). A cell tagged
+    ``raises-exception`` may fail; any other failing cell stops the build, unless
+    ``allow_errors``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name or nb.metadata.get("kernelspec", {}).get("name", "python3"),
+        allow_errors=allow_errors,
+        store_widget_state=True,
+        resources={"metadata": {"path": str(Path(path).resolve().parent)}},
+    )
+    try:
+        client.execute()
+    except Exception as exc:  # CellExecutionError, DeadKernelError, timeouts
+        raise SlideBuildError(f"{path}: executing the notebook failed:\n{exc}") from exc
+    return nb
+
+
+def notebook_title(nb, fallback: str) -> str:
+    if nb.metadata.get("title"):
+        return str(nb.metadata["title"])
+    for cell in nb.cells:
+        if cell.get("cell_type") == "markdown":
+            m = re.search(r"^\s*#{1,3}\s+(.+?)\s*#*\s*$", cell.get("source", ""), re.M)
+            if m:
+                return re.sub(r"[*_`]", "", m.group(1))
+    return fallback
+
+
+def convert_notebook(nb, name: str, urls: dict[str, str], *, theme: str = "white",
+                     no_code: bool = False, transition: str = "slide", scroll: bool = True,
+                     slide_number: str = "c/t") -> str:
+    """Return the deck's HTML for an (executed) notebook, every URL relative and local."""
+    from nbconvert import SlidesExporter
+    from traitlets.config import Config
+
+    c = Config()
+    c.TagRemovePreprocessor.enabled = True
+    c.TagRemovePreprocessor.remove_cell_tags = set(REMOVE_CELL_TAGS)
+    c.TagRemovePreprocessor.remove_input_tags = set(REMOVE_INPUT_TAGS)
+    c.TagRemovePreprocessor.remove_all_outputs_tags = set(REMOVE_OUTPUT_TAGS)
+    exporter = SlidesExporter(
+        config=c,
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        template_name=TEMPLATE_NAME,
+        reveal_url_prefix=urls["reveal"],
+        reveal_theme=theme,
+        reveal_transition=transition,
+        reveal_scroll=scroll,
+        reveal_number=slide_number,
+        widget_renderer_url=urls["widgets"],
+        # never used by our template, but keep any stray reference local-or-nothing
+        require_js_url="",
+        jquery_url="",
+        mathjax_url=urls.get("mathjax", ""),
+        mermaid_js_url=urls.get("mermaid", ""),
+        jupyter_widgets_base_url="",
+        exclude_input=no_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    resources = {
+        "metadata": {"name": name},
+        "spreadlab": {
+            "mathjax_url": urls.get("mathjax", ""),
+            "mermaid_url": urls.get("mermaid", ""),
+        },
+    }
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    return body
+
+
+def count_slides(nb) -> int:
+    n = 0
+    for cell in nb.cells:
+        kind = cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
+        if kind in ("slide", "subslide"):
+            n += 1
+    return max(n, 1)
+
+
+def write_index(out: Path, decks: list[Deck], theme: str) -> Path:
+    rows = "\n".join(
+        f'    <li><a href="{html.escape(d.html.name)}">{html.escape(d.title)}</a>'
+        f' <span class="meta">{html.escape(d.notebook.name)} &middot; {d.slides} slides</span></li>'
+        for d in decks
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>spreadlab: slide decks</title>
+<style>
+  body {{ font-family: system-ui, sans-serif; max-width: 46em; margin: 3em auto; padding: 0 1em; line-height: 1.5; }}
+  li {{ margin: .4em 0; font-size: 1.2em; }}
+  .meta {{ color: #666; font-size: .8em; }}
+  code {{ background: #f3f3f3; padding: 0 .2em; }}
+</style>
+</head>
+<body>
+<h1>spreadlab: slide decks</h1>
+<ol>
+{rows}
+</ol>
+<p>Every deck works offline (open it from this folder). Keys: arrows or space to move,
+<code>s</code> for the speaker notes, <code>f</code> full screen, <code>o</code> overview,
+<code>Esc</code> back. Theme: {html.escape(theme)}.</p>
+</body>
+</html>
+"""
+    path = Path(out) / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def default_notebooks(root: Path = Path(".")) -> list[Path]:
+    return sorted((root / DEFAULT_NOTEBOOKS_DIR).glob("[0-9]*.ipynb"))
+
+
+def build(notebooks: list[Path], out: Path = DEFAULT_OUT, *, theme: str = "white", no_code: bool = False,
+          cache: Path = DEFAULT_CACHE, timeout: int = 300, allow_errors: bool = False,
+          log=print) -> list[Deck]:
+    """Execute and convert ``notebooks`` into ``out``; return the decks built."""
+    if not notebooks:
+        raise SlideBuildError("no notebooks to build (looked for notebooks/[0-9]*.ipynb)")
+    for path in notebooks:
+        if not Path(path).is_file():
+            raise SlideBuildError(f"{path}: no such notebook")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    # The core assets first: a missing npm is reported before minutes of execution.
+    reveal_pkg = ensure_npm_packages(NPM_PACKAGES, cache)["reveal.js"]
+    themes = available_themes(reveal_pkg)
+    if theme not in themes:
+        raise SlideBuildError(f"unknown theme {theme!r}; reveal.js has: {', '.join(themes)}")
+
+    executed = []
+    for path in notebooks:
+        path = Path(path)
+        t0 = time.monotonic()
+        log(f"executing {path} ...")
+        nb = execute_notebook(path, timeout=timeout, allow_errors=allow_errors)
+        executed.append((path, nb, time.monotonic() - t0))
+
+    needs = set().union(*(notebook_needs(nb) for _, nb, _ in executed))
+    urls = install_static(out, needs, cache)
+
+    decks = []
+    for path, nb, seconds in executed:
+        t0 = time.monotonic()
+        body = convert_notebook(nb, path.stem, urls, theme=theme, no_code=no_code)
+        target = out / f"{path.stem}.html"
+        target.write_text(body, encoding="utf-8")
+        deck = Deck(path, target, notebook_title(nb, path.stem), count_slides(nb),
+                    seconds + time.monotonic() - t0, notebook_needs(nb))
+        log(f"wrote {target} ({deck.slides} slides, {deck.seconds:.1f}s)")
+        decks.append(deck)
+    index = write_index(out, decks, theme)
+    log(f"wrote {index}")
+    return decks
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m spreadlab.slides",
+        description="Execute each lesson in a fresh kernel and write one offline reveal.js deck per "
+                    "lesson, plus index.html. The first build fetches reveal.js and the widget "
+                    "manager from the npm registry (needs npm); later builds use the cache.",
+    )
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="notebooks to build (default: notebooks/[0-9]*.ipynb)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    parser.add_argument("--theme", default="white",
+                        help="reveal.js theme: white, black, league, beige, sky, night, serif, simple, "
+                             "solarized, blood, moon, dracula, ... (default: %(default)s)")
+    parser.add_argument("--no-code", action="store_true", help="hide the input of every code cell")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help="where npm packages are kept between builds (default: %(default)s)")
+    parser.add_argument("--timeout", type=int, default=300, help="seconds per cell (default: %(default)s)")
+    parser.add_argument("--allow-errors", action="store_true",
+                        help="keep going when a cell not tagged raises-exception fails")
+    args = parser.parse_args(argv)
+    t0 = time.monotonic()
+    try:
+        decks = build(args.notebooks or default_notebooks(), args.out, theme=args.theme,
+                      no_code=args.no_code, cache=args.cache, timeout=args.timeout,
+                      allow_errors=args.allow_errors)
+    except SlideBuildError as exc:
+        print(f"spreadlab.slides: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(decks)} deck(s) in {time.monotonic() - t0:.1f}s; open {Path(args.out) / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
