@@ -9,7 +9,7 @@ STAMP := $(VENV)/.spreadlab-installed
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test env clean
+.PHONY: lab test env clean slides
 
 env: $(STAMP)
 
@@ -27,6 +27,9 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+slides: $(STAMP)
+	$(BIN)/python -m spreadlab.slides $(SLIDES_ARGS)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
