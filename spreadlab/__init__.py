@@ -13,3 +13,11 @@ from .trace import Event, Trace
 
 __all__ = ["MemoryClient", "MemoryRoom", "cut", "SpreadFactory", "Spreader", "WELCOME", "Event", "Trace"]
 __version__ = "0.1.0"
+
+# The broadcast board, its timeline and the static diagram (issue 4).
+from .board import Board, show  # noqa: E402
+from .diagram import sequence_svg  # noqa: E402
+from .timeline import Timeline  # noqa: E402
+
+__all__ += ["Board", "Timeline", "show", "sequence_svg"]
+

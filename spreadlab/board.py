@@ -1,0 +1,294 @@
+"""The broadcast board: a live picture of a room, with controls, in ipywidgets.
+
+``Board(room)`` works on any room with the shared interface (a
+`spreadlab.MemoryRoom` or a live room over TCP): the server in the middle,
+each client as a card with what it received, the message spread last drawn
+from its sender through the server to its receivers, and buttons to add a
+client, send a line from one (cut into chunks as you choose, in a memory
+room), and close or abort it.
+
+Threads and bursts: the board listens to the room's trace, which a live room
+records from the reactor thread.  The listener only raises a flag; a
+`Redrawer` then draws in the kernel's thread, on its asyncio loop, at most
+``rate`` times a second, however many events arrived.  A burst of 10,000
+messages costs one or a few redraws, each card keeps only its last lines,
+and the trace keeps everything for Python.  Controls act through the room's
+own API, which for a live room hands the work to the reactor thread.
+
+Only stock ipywidgets 8 widgets, no custom JavaScript; every byte a client
+sent is escaped before it reaches HTML (`spreadlab.scene`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import ipywidgets as widgets
+
+from .safety import html_text
+from .scene import Scene, bytes_html, scene_html
+
+#: How a line typed on the board is cut before it reaches ``dataReceived``.
+CHUNKINGS = [
+    ("in one chunk", "whole"),
+    ("one byte at a time", "bytes"),
+    ("in 3-byte chunks", 3),
+    ("cut inside a UTF-8 character", "split-utf8"),
+]
+
+
+class Redrawer:
+    """Calls *draw* soon after `request`, at most *rate* times a second.
+
+    `request` may be called from any thread, as often as you like: it only
+    raises a flag and, the first time, asks the asyncio loop that was running
+    where the Redrawer was made (the kernel's, in a notebook) to draw, no
+    sooner than ``1/rate`` seconds after the previous drawing.  *draw* always
+    runs in that loop's thread.  Without a running loop (a script, a test)
+    nothing is drawn until `flush` is called.  ``redraws`` counts drawings.
+    """
+
+    def __init__(self, draw, *, rate: float = 10.0, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._draw = draw
+        self.interval = 1.0 / rate
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+        self.loop = loop
+        self.redraws = 0
+        self._pending = False
+        self._lock = threading.Lock()
+        self._last = -float("inf")
+
+    def request(self) -> None:
+        """Ask for a drawing.  Any thread; cheap enough to call per event."""
+        if self._pending:
+            return
+        with self._lock:
+            if self._pending:
+                return
+            self._pending = True
+        if self.loop is not None:
+            try:
+                self.loop.call_soon_threadsafe(self._arm)
+            except RuntimeError:
+                pass  # the loop is closed: the kernel is shutting down
+
+    @property
+    def pending(self) -> bool:
+        """Whether something is waiting to be drawn."""
+        return self._pending
+
+    def _arm(self) -> None:
+        delay = self._last + self.interval - time.monotonic()
+        if delay <= 0:
+            self.flush()
+        else:
+            self.loop.call_later(delay, self.flush)
+
+    def flush(self) -> bool:
+        """Draw now if a drawing is pending; returns whether it drew.  Call it
+        from the loop's thread (or, without a loop, from the caller's)."""
+        with self._lock:
+            if not self._pending:
+                return False
+            self._pending = False
+        self._last = time.monotonic()
+        self.redraws += 1
+        self._draw()
+        return True
+
+
+def _lookup(room, name: str):
+    """The connected client of *room* called *name*, through the shared
+    interface (``room.clients``)."""
+    for client in room.clients:
+        if client.name == name:
+            return client
+    raise KeyError(f"{name} is not connected")
+
+
+class Board(widgets.VBox):
+    """A live picture of *room* with controls; display it as a cell's last
+    expression.
+
+    ``lines``: lines kept on each client's card; ``rate``: most redraws per
+    second; ``max_cards``: cards drawn (the connected clients first).  Build
+    it, use its controls and read it from the kernel's thread.  Useful
+    attributes: ``picture`` (the HTML widget), ``scene`` (what is drawn),
+    ``redraws``, and the controls ``add_button``, ``sender``, ``line``,
+    ``chunking``, ``send_button``, ``close_button``, ``abort_button``,
+    ``status``.
+    """
+
+    def __init__(self, room, *, lines: int = 8, rate: float = 10.0, max_cards: int = 8) -> None:
+        self.room = room
+        self.trace = room.trace
+        self.scene = Scene(keep=lines)
+        self.max_cards = max_cards
+        self._chunked = _supports_chunks(room)
+
+        self.picture = widgets.HTML()
+        self.add_button = widgets.Button(description="add a client", icon="plus")
+        self.sender = widgets.Dropdown(description="from", options=[], layout=widgets.Layout(width="170px"))
+        self.sender.style.description_width = "40px"
+        self.line = widgets.Text(placeholder="a line to send", layout=widgets.Layout(width="260px"))
+        self.chunking = widgets.Dropdown(options=CHUNKINGS, value="whole", layout=widgets.Layout(width="230px"))
+        self.send_button = widgets.Button(description="send", icon="paper-plane", button_style="primary")
+        self.close_button = widgets.Button(description="close", tooltip="loseConnection from the client's side")
+        self.abort_button = widgets.Button(description="abort", button_style="danger", tooltip="reset the connection")
+        self.status = widgets.HTML()
+
+        self.add_button.on_click(lambda _: self._act(self._add))
+        self.send_button.on_click(lambda _: self._act(self._send))
+        self.close_button.on_click(lambda _: self._act(lambda: self._close(abort=False)))
+        self.abort_button.on_click(lambda _: self._act(lambda: self._close(abort=True)))
+
+        send_row = [self.sender, self.line] + ([self.chunking] if self._chunked else []) + [self.send_button]
+        controls = widgets.VBox(
+            [
+                widgets.HBox(send_row),
+                widgets.HBox([self.add_button, self.close_button, self.abort_button]),
+            ]
+        )
+        super().__init__([self.picture, controls, self.status])
+
+        self._redrawer = Redrawer(self._draw, rate=rate)
+        self._unsubscribe = self.trace.subscribe(self._on_event)
+        self._redrawer.request()
+        self._redrawer.flush()  # draw what the room already holds, now
+
+    # --- reading ----------------------------------------------------------------
+
+    @property
+    def redraws(self) -> int:
+        """How many times the picture was drawn."""
+        return self._redrawer.redraws
+
+    def transcript(self, name: str) -> list[str]:
+        """The lines shown on *name*'s card, as text (control and
+        undecodable bytes as ``\\xNN``)."""
+        from .trace import show_bytes
+
+        return [show_bytes(line, None) for line in self.scene.cards[name].lines]
+
+    def hidden(self, name: str) -> int:
+        """How many earlier lines *name*'s card no longer shows."""
+        return self.scene.cards[name].hidden
+
+    def flush(self) -> bool:
+        """Draw now what is pending.  In a notebook the kernel's loop does this
+        by itself; call it from a script or a test.  Kernel's thread."""
+        return self._redrawer.flush()
+
+    def timeline(self):
+        """A `spreadlab.timeline.Timeline` over this room's trace."""
+        from .timeline import Timeline
+
+        return Timeline(self.room)
+
+    def close(self) -> None:
+        """Stop listening to the room and close the widgets."""
+        self._unsubscribe()
+        for child in list(self.children):
+            child.close()
+        super().close()
+
+    # --- drawing (kernel's thread) ----------------------------------------------
+
+    def _on_event(self, event) -> None:
+        # Any thread (the reactor's for a live room): only ask for a drawing.
+        self._redrawer.request()
+
+    def _draw(self) -> None:
+        self.scene.extend(self.trace.events[self.scene.applied :])
+        factory = getattr(self.room, "factory", None)
+        self.picture.value = scene_html(
+            self.scene,
+            server=type(factory).__name__ if factory is not None else "server",
+            num_protocols=getattr(factory, "numProtocols", None),
+            max_cards=self.max_cards,
+            caption=_address_caption(self.room),
+        )
+        names = [c.name for c in self.scene.cards.values() if c.state == "connected"]
+        if list(self.sender.options) != names:
+            chosen = self.sender.value
+            self.sender.options = names
+            if chosen in names:
+                self.sender.value = chosen
+
+    # --- controls (kernel's thread) -----------------------------------------
+
+    def _act(self, action) -> None:
+        """Run a control's action; show its outcome (or error) on the board."""
+        try:
+            message = action()
+        except Exception as error:  # a learner's protocol may raise: show it here
+            self.status.value = (
+                f'<span style="color:#c92a2a">{html_text(type(error).__name__)}: {html_text(str(error))}</span>'
+            )
+        else:
+            self.status.value = message or ""
+        self._redrawer.request()
+
+    def _add(self) -> str:
+        client = self.room.connect()
+        if getattr(client, "refused", False):
+            return f"{html_text(client.name)} was refused by the server"
+        self.sender.options = list(self.sender.options) + [client.name]
+        self.sender.value = client.name
+        return f"{html_text(client.name)} connected"
+
+    def _send(self) -> str:
+        name = self.sender.value
+        if not name:
+            return "add a client first"
+        text = self.line.value
+        client = _lookup(self.room, name)
+        if self._chunked:
+            client.send(text + "\n", chunks=self.chunking.value)
+        else:
+            client.send(text + "\n")
+        self.line.value = ""
+        return f"{html_text(name)} sent “{bytes_html(text.encode('utf-8'), 60)}”"
+
+    def _close(self, abort: bool) -> str:
+        name = self.sender.value
+        if not name:
+            return "no client chosen"
+        client = _lookup(self.room, name)
+        client.abort() if abort else client.close()
+        return f"{html_text(name)} {'aborted' if abort else 'closed'}"
+
+
+def _supports_chunks(room) -> bool:
+    """Whether the room can cut a send into chunks of our choosing (a memory
+    room can; over real TCP the network decides)."""
+    return bool(getattr(room, "supports_chunks", type(room).__name__ == "MemoryRoom"))
+
+
+def _address_caption(room) -> str:
+    """For a live room, how a terminal client joins it."""
+    port = getattr(room, "port", None)
+    host = getattr(room, "host", "127.0.0.1")
+    if not isinstance(port, int):
+        return ""
+    return (
+        '<div style="font-size:12px;color:#495057;margin-top:4px">join from a terminal: '
+        f"<code>nc {html_text(str(host))} {port}</code></div>"
+    )
+
+
+def show(what, **options):
+    """A board for a room, or a timeline for a trace."""
+    from .trace import Trace
+
+    if isinstance(what, Trace):
+        from .timeline import Timeline
+
+        return Timeline(what, **options)
+    return Board(what, **options)
