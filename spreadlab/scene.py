@@ -172,7 +172,7 @@ def bytes_html(data: bytes, limit: int | None = 120) -> str:
             if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
                 out.append(html_text("".join(plain)))
                 plain = []
-                out.append(_marked(f"\\x{ord(ch):02x}"))
+                out.append(_marked(_CONTROL_NAMES.get(ch, f"\\x{ord(ch):02x}"), "a control character"))
             else:
                 plain.append(ch)
             count += 1
@@ -180,7 +180,7 @@ def bytes_html(data: bytes, limit: int | None = 120) -> str:
         for byte in bad:
             if limit is not None and count >= limit:
                 break
-            out.append(_marked(f"\\x{byte:02x}"))
+            out.append(_marked(f"\\x{byte:02x}", "a byte that is not valid UTF-8"))
             count += 1
     if rest or (limit is not None and count >= limit and _longer(data, limit)):
         out.append("…")
@@ -191,11 +191,11 @@ def _longer(data: bytes, limit: int) -> bool:
     return len(data.decode("utf-8", errors="backslashreplace")) > limit
 
 
-def _marked(text: str) -> str:
-    return (
-        '<span style="color:#c92a2a;background:#fff0f0;border-radius:2px" '
-        f'title="a byte that is not printable UTF-8">{text}</span>'
-    )
+_CONTROL_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _marked(text: str, why: str) -> str:
+    return f'<span style="color:#c92a2a;background:#fff0f0;border-radius:2px" title="{why}">{text}</span>'
 
 
 # The stage: a fixed-size box, the server in the middle, the cards on an ellipse.

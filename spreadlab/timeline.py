@@ -59,13 +59,14 @@ class Timeline(widgets.VBox):
     ``position``, ``current``, `step`, `back` and `seek` drive it from
     Python; ``play``, ``slider``, ``back_button``, ``step_button`` and
     ``speed`` from the page; ``picture`` and ``event_list`` show it.
-    ``window`` events are listed on each side of the current one;
+    *at* is where it starts (the beginning for a trace, the end for a
+    room); ``window`` events are listed on each side of the current one;
     ``follow`` keeps you at the end of a running trace.  Use it from the
     kernel's thread.
     """
 
-    def __init__(self, source, *, lines: int = 8, window: int = 8, follow: bool = True,
-                 speed: str = "normal", rate: float = 10.0, max_cards: int = 8) -> None:
+    def __init__(self, source, *, at: int | None = None, lines: int = 8, window: int = 8,
+                 follow: bool = True, speed: str = "normal", rate: float = 10.0, max_cards: int = 8) -> None:
         self.trace: T.Trace = source if isinstance(source, T.Trace) else source.trace
         factory = getattr(source, "factory", None)
         self.server = type(factory).__name__ if factory is not None else "server"
@@ -75,10 +76,12 @@ class Timeline(widgets.VBox):
         self._events: list[T.Event] = self.trace.events
         self._replay = _Replay(lines)
         end = len(self._events)
+        # A recorded trace starts at the beginning; a room's at "now".
+        start = max(0, min(end, at if at is not None else (0 if source is self.trace else end)))
 
-        self.play = widgets.Play(value=0, min=0, max=end, step=1, interval=dict(SPEEDS)[speed],
+        self.play = widgets.Play(value=start, min=0, max=end, step=1, interval=dict(SPEEDS)[speed],
                                  description="play", show_repeat=False)
-        self.slider = widgets.IntSlider(value=0, min=0, max=end, description="event",
+        self.slider = widgets.IntSlider(value=start, min=0, max=end, description="event",
                                         layout=widgets.Layout(width="420px"))
         widgets.link((self.play, "value"), (self.slider, "value"))
         self.speed = widgets.Dropdown(options=SPEEDS, value=dict(SPEEDS)[speed], description="speed",
