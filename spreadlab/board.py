@@ -266,20 +266,20 @@ class Board(widgets.VBox):
 
 
 def _supports_chunks(room) -> bool:
-    """Whether the room can cut a send into chunks of our choosing (a memory
-    room can; over real TCP the network decides)."""
-    return bool(getattr(room, "supports_chunks", type(room).__name__ == "MemoryRoom"))
+    """Whether sends take a ``chunks=`` choice: both rooms of the shared
+    interface do (exactly in memory; over TCP as far as the network lets
+    it), unless a room says ``supports_chunks = False``."""
+    return bool(getattr(room, "supports_chunks", True))
 
 
 def _address_caption(room) -> str:
     """For a live room, how a terminal client joins it."""
-    port = getattr(room, "port", None)
-    host = getattr(room, "host", "127.0.0.1")
-    if not isinstance(port, int):
+    command = getattr(room, "connect_command", None)
+    if not isinstance(command, str):
         return ""
     return (
         '<div style="font-size:12px;color:#495057;margin-top:4px">join from a terminal: '
-        f"<code>nc {html_text(str(host))} {port}</code></div>"
+        f"<code>{html_text(command)}</code></div>"
     )
 
 
