@@ -166,7 +166,7 @@ def test_deck_works_offline_in_chromium(built):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def route(r):
-        if r.request.url.startswith(("file://", "data:", "blob:")):
+        if r.request.url.startswith(("file://", "data:", "blob:", "about:")):
             r.continue_()
         else:
             blocked.append(r.request.url)
@@ -203,6 +203,18 @@ def test_deck_works_offline_in_chromium(built):
             notes = page.evaluate("() => Reveal.getSlideNotes()")
             assert "NOTE-FOR-SPEAKER" in notes, notes
             page.screenshot(path=str(SCREENSHOTS / "slides-title.png"))
+
+            # the speaker view (key "s", a pop-up) shows the notes, offline too
+            with context.expect_page() as popup_info:
+                page.keyboard.press("s")
+            speaker = popup_info.value
+            speaker.on("console", lambda m: m.type == "error" and errors.append(f"speaker console: {m.text}"))
+            speaker.on("pageerror", lambda e: errors.append(f"speaker pageerror: {e}"))
+            speaker.locator(".speaker-controls-notes").get_by_text("NOTE-FOR-SPEAKER").wait_for(timeout=10000)
+            speaker.wait_for_timeout(500)
+            speaker.screenshot(path=str(SCREENSHOTS / "slides-speaker-view.png"))
+            speaker.close()
+            page.bring_to_front()
 
             # keyboard navigation: to the widget slide, and back and forth
             page.locator("body").focus()
