@@ -63,6 +63,7 @@ DEFAULT_TIMEOUT = 10.0
 _lock = threading.RLock()
 _thread: threading.Thread | None = None
 _SHOWN = "_spreadlab_shown"  # set on exceptions already shown to the learner
+_OUR_FILES = {__file__, __file__.replace("background.py", "live.py")}
 
 
 class InReactorThread(RuntimeError):
@@ -178,7 +179,9 @@ class CellOutput:
         """Show an exception raised by protocol code, with its traceback,
         and mark it as shown so that Twisted's log of it is not shown twice.
         Reactor thread."""
-        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename in _OUR_FILES:
+            tb = tb.tb_next  # start the traceback at the learner's code
         text = "".join(traceback.format_exception(type(exc), exc, tb))
         self.show(f"{where}; the reactor keeps serving:\n{text}")
         try:
@@ -198,8 +201,10 @@ def _show_problems(event: dict) -> None:
     if level not in (LogLevel.warn, LogLevel.error, LogLevel.critical):
         return
     failure = event.get("log_failure")
-    if failure is not None and getattr(failure.value, _SHOWN, False):
-        return
+    legacy = event.get("failure")  # twisted.python.log.err(): already in log_text
+    for f in (failure, legacy):
+        if f is not None and getattr(f.value, _SHOWN, False):
+            return
     text = formatEvent(event)
     if failure is not None:
         text = f"{text}\n{failure.getTraceback()}"

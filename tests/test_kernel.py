@@ -1,0 +1,137 @@
+"""A live room inside a real Jupyter kernel.
+
+Starts an IPython kernel with jupyter_client, as JupyterLab does, runs cells
+in it and reads the messages JupyterLab would read.  Shows that output from
+protocol code lands under the cell that made the room (by the messages'
+parent header, which is what JupyterLab uses to place output), that the
+reactor keeps serving after an exception in protocol code, that
+``reactor.run()`` explains itself, and that a kernel whose reactor's thread
+pool is busy still shuts down in under two seconds.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import pytest
+
+jupyter_client = pytest.importorskip("jupyter_client")
+from jupyter_client.manager import start_new_kernel  # noqa: E402
+
+pytestmark = [pytest.mark.kernel, pytest.mark.timeout(120)]
+
+MAKE_ROOM = """
+from twisted.internet.protocol import Factory, Protocol
+from spreadlab.live import LiveRoom
+
+class Loud(Protocol):
+    def dataReceived(self, data):
+        print("protocol got", data)
+        if b"boom" in data:
+            1 / 0
+
+room = LiveRoom(Factory.forProtocol(Loud))
+first = room.connect()
+"""
+
+USE_ROOM = """
+first.send(b"hi\\n")
+first.send(b"boom\\n")
+second = room.connect()
+second.send(b"still serving\\n")
+print("cell done;", "first connected:", first.connected, "errors:", len(room.errors))
+"""
+
+THREAD_POOL = """
+import time
+from twisted.internet import reactor
+from twisted.internet.threads import deferToThread
+from spreadlab.background import blocking_call
+
+print("from a pool thread:", blocking_call(deferToThread, lambda: sum(range(10))))
+blocking_call(reactor.callInThread, time.sleep, 60)  # a pool thread still busy at shutdown
+"""
+
+RUN_AGAIN = """
+from twisted.internet import reactor
+reactor.run()
+"""
+
+
+class Kernel:
+    """A kernel and every IOPub message it sent, in order."""
+
+    def __init__(self) -> None:
+        self.manager, self.client = start_new_kernel(startup_timeout=60)
+        self.messages: list[dict] = []
+
+    def run(self, code: str, timeout: float = 30) -> tuple[str, dict]:
+        """Run one cell; return its msg_id and its execute_reply content."""
+        msg_id = self.client.execute(code)
+        deadline = time.monotonic() + timeout
+        idle = False
+        while not idle:
+            try:
+                msg = self.client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"cell did not finish within {timeout} s:\n{code}")
+            self.messages.append(msg)
+            idle = (msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+                    and msg["parent_header"].get("msg_id") == msg_id)
+        while True:  # skip replies to earlier requests (kernel_info at start)
+            reply = self.client.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return msg_id, reply["content"]
+
+    def output(self, msg_id: str, name: str | None = None) -> str:
+        """The stream text that carries *msg_id* as its parent (the text
+        JupyterLab shows under that cell)."""
+        return "".join(
+            m["content"]["text"]
+            for m in self.messages
+            if m["msg_type"] == "stream"
+            and m["parent_header"].get("msg_id") == msg_id
+            and (name is None or m["content"]["name"] == name)
+        )
+
+
+def test_live_room_in_a_kernel_output_errors_and_a_quick_shutdown():
+    kernel = Kernel()
+    try:
+        cell_a, reply = kernel.run(MAKE_ROOM)
+        assert reply["status"] == "ok", reply
+        cell_b, reply = kernel.run(USE_ROOM)
+        assert reply["status"] == "ok", reply
+
+        # Printed by protocol code while cell B ran, shown under cell A.
+        time.sleep(0.3)  # the kernel sends stream output in batches
+        kernel.run("pass")
+        out_a, err_a = kernel.output(cell_a, "stdout"), kernel.output(cell_a, "stderr")
+        assert "protocol got b'hi\\n'" in out_a
+        assert "protocol got b'still serving\\n'" in out_a
+        assert "ZeroDivisionError in dataReceived of client 1" in err_a
+        assert "the reactor keeps serving" in err_a
+        assert "1 / 0" in err_a  # the traceback shows the learner's line
+        assert err_a.count("ZeroDivisionError: division by zero") == 1  # shown once
+        out_b = kernel.output(cell_b)
+        assert "cell done; first connected: False errors: 1" in out_b
+        assert "protocol got" not in out_b and "ZeroDivisionError" not in out_b
+
+        cell_c, reply = kernel.run(THREAD_POOL)
+        assert reply["status"] == "ok", reply
+        assert "from a pool thread: 45" in kernel.output(cell_c)
+
+        started = time.monotonic()
+        _, reply = kernel.run(RUN_AGAIN, timeout=10)
+        assert time.monotonic() - started < 5  # an explanation, not a hang
+        assert reply["status"] == "error"
+        assert reply["ename"] == "ReactorRunsInBackground"
+        assert "already running, in a background thread" in reply["evalue"]
+    finally:
+        started = time.monotonic()
+        kernel.client.stop_channels()
+        kernel.manager.shutdown_kernel(now=False)
+        shutdown = time.monotonic() - started
+    print(f"kernel shutdown took {shutdown:.2f} s")
+    assert shutdown < 2.0, f"kernel shutdown took {shutdown:.2f} s"
