@@ -201,7 +201,7 @@ def _marked(text: str, why: str) -> str:
 # The stage: a fixed-size box, the server in the middle, the cards on an ellipse.
 STAGE_W, STAGE_H = 960, 700
 CARD_W, CARD_H = 200, 165
-SERVER_W, SERVER_H = 190, 130
+SERVER_W, SERVER_H = 250, 140
 
 
 def _positions(n: int) -> list[tuple[float, float]]:
@@ -343,26 +343,31 @@ def scene_html(
         if not_drawn > 0
         else ""
     )
+    line = f"font-family:{_MONO};font-size:11px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
     if last is None:
-        message = "nothing spread yet"
-    elif last.sender is None:
-        message = f"server wrote to {len(last.receivers)}"
+        message = '<div style="color:#495057">nothing spread yet</div>'
     else:
-        message = f"{html_text(last.sender)} sent, server wrote to {len(last.receivers)}"
-    if last is not None and last.receivers:
-        message += (
-            f'<div style="font-family:{_MONO};color:{WRITE_COLOUR};white-space:nowrap;overflow:hidden;'
-            f'text-overflow:ellipsis">“{bytes_html(last.data, 40)}”</div>'
-        )
+        message = ""
+        if last.sender is not None:
+            message += (
+                f'<div style="{line};color:{SENT_COLOUR}" title="the last chunk dataReceived got">'
+                f"got “{bytes_html(last.chunk, 40)}” from {html_text(last.sender)}</div>"
+            )
+        if last.receivers:
+            message += (
+                f'<div style="{line};color:{WRITE_COLOUR}" title="what the server wrote in answer">'
+                f"wrote “{bytes_html(last.data, 40)}” to {len(last.receivers)}</div>"
+            )
     server_box = (
         f'<div style="position:absolute;box-sizing:border-box;left:{cx - SERVER_W / 2:.0f}px;'
         f"top:{cy - SERVER_H / 2:.0f}px;width:{SERVER_W}px;height:{SERVER_H}px;border:2px solid #343a40;"
         f"border-radius:10px;background:#f1f3f5;padding:6px 8px;font-size:12px;color:#212529;"
         f'overflow:hidden">'
         f'<div style="font-weight:bold;font-size:13px">{html_text(server)}</div>{count}'
-        f"<div>connected: <b>{len(active)}</b>{': ' + listed if listed else ''}</div>"
+        f'<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis">'
+        f"connected: <b>{len(active)}</b>{': ' + listed if listed else ''}</div>"
         f'<div style="color:#495057">events: {scene.applied:,}</div>'
-        f'<div style="color:#495057">last: {message}</div></div>'
+        f"{message}</div>"
     )
     svg = (
         f'<svg width="{STAGE_W}" height="{STAGE_H}" style="position:absolute;left:0;top:0;pointer-events:none" '
