@@ -582,6 +582,8 @@ class LiveRoom:
             except Exception as exc:
                 self.errors.append(Failure())
                 if where == "dataReceived" and client.connected:
+                    # Twisted drops the connection when this exception reaches it.
+                    client.transport.disconnecting = 1
                     self.trace.record(T.ABORT, client.name,
                                       detail=f"by the reactor: {type(exc).__name__} in protocol code")
                 self._output.show_exception(
