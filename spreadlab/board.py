@@ -214,11 +214,14 @@ class Board(widgets.VBox):
             max_cards=self.max_cards,
             caption=_address_caption(self.room),
         )
-        names = [c.name for c in self.scene.cards.values() if c.state == "connected"]
-        if list(self.sender.options) != names:
+        options = [
+            (f"{c.name} (terminal)" if getattr(c, "external", False) else c.name, c.name)
+            for c in self.room.clients
+        ]
+        if list(self.sender.options) != options:
             chosen = self.sender.value
-            self.sender.options = names
-            if chosen in names:
+            self.sender.options = options
+            if chosen in dict(options).values():
                 self.sender.value = chosen
 
     # --- controls (kernel's thread) -----------------------------------------
@@ -239,7 +242,7 @@ class Board(widgets.VBox):
         client = self.room.connect()
         if getattr(client, "refused", False):
             return f"{html_text(client.name)} was refused by the server"
-        self.sender.options = list(self.sender.options) + [client.name]
+        self.sender.options = list(self.sender.options) + [(client.name, client.name)]
         self.sender.value = client.name
         return f"{html_text(client.name)} connected"
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import html.parser
 import random
+import socket
 import threading
+import time
 
 import pytest
 from twisted.internet.protocol import Factory
@@ -65,6 +67,11 @@ def room():
         yield room
 
 
+def choices(board: Board) -> list[str]:
+    """The clients the board offers to send from."""
+    return [value for _, value in board.sender.options]
+
+
 def click_send(board: Board, name: str, line: str, chunking="whole") -> None:
     board.sender.value = name
     board.line.value = line
@@ -81,7 +88,7 @@ def test_a_line_sent_from_the_board_reaches_the_other_clients(room):
     for _ in range(3):
         board.add_button.click()
     board.flush()
-    assert list(board.sender.options) == ["client 1", "client 2", "client 3"]
+    assert choices(board) == ["client 1", "client 2", "client 3"]
 
     click_send(board, "client 1", "hello")
 
@@ -129,7 +136,7 @@ def test_close_and_abort_disconnect_the_chosen_client(room):
     assert [c.name for c in room.clients] == ["client 3"]
     assert "ConnectionDone" in room.trace.of(T.LOST, "client 1")[0].detail
     assert "ConnectionLost" in room.trace.of(T.LOST, "client 2")[0].detail
-    assert list(board.sender.options) == ["client 3"]
+    assert choices(board) == ["client 3"]
     assert "closed" in card_html(board, "client 1")
     assert "numProtocols = <b>1</b>" in board.picture.value
 
@@ -387,3 +394,74 @@ def test_show_makes_a_board_for_a_room_and_a_timeline_for_a_trace(room):
     assert isinstance(show(room), Board)
     assert isinstance(show(room.trace), Timeline)
     assert isinstance(show(Trace()), Timeline)
+
+
+# --- a live room: real TCP, events from the reactor thread ----------------------------
+
+
+async def until(predicate, timeout: float = 20.0) -> None:
+    """Let the loop run (the kernel idle) until *predicate* holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the board did not show it in time"
+        await asyncio.sleep(0.02)
+
+
+def shows(board: Board, name: str, line: str) -> bool:
+    card = board.scene.cards.get(name)
+    return card is not None and line in board.transcript(name)
+
+
+def test_a_board_on_a_live_room_follows_a_terminal_client_and_drives_the_room():
+    from spreadlab.live import LiveRoom
+
+    loop = asyncio.new_event_loop()
+    drawn_in: set[str] = set()
+
+    async def scenario():
+        with LiveRoom(SpreadFactory()) as room:
+            board = Board(room)  # made in the loop, as in a kernel's cell
+            draw = board._redrawer._draw
+            board._redrawer._draw = lambda: (drawn_in.add(threading.current_thread().name), draw())
+            room.connect()
+            with socket.create_connection(("127.0.0.1", room.port), timeout=10) as terminal:
+                for hostile in HOSTILE:
+                    terminal.sendall(hostile.encode() + b"\n")
+                await until(lambda: shows(board, "client 1", f"client 2: {HOSTILE[-1]}"))
+                assert_inert(board.picture.value)
+                assert f"nc 127.0.0.1 {room.port}" in board.picture.value
+                assert dict((v, label) for label, v in board.sender.options)["client 2"] == "client 2 (terminal)"
+
+                # the board's controls go through the room's API into the reactor thread
+                board.sender.value = "client 1"
+                board.line.value = "hello, terminal"
+                board.send_button.click()
+                terminal.settimeout(10)
+                arrived = b""
+                while b"client 1: hello, terminal\r\n" not in arrived:
+                    arrived += terminal.recv(4096)
+
+                # a burst from outside: coalesced redraws, bounded card
+                redraws, started = board.redraws, time.monotonic()
+                terminal.sendall(b"".join(b"burst %d\n" % i for i in range(10_000)))
+                await until(lambda: shows(board, "client 1", "client 2: burst 9999"))
+                elapsed = time.monotonic() - started
+                assert board.redraws - redraws <= 2 + elapsed * 10
+                assert board.hidden("client 1") > 9_990
+                assert len(board.picture.value) < 20_000
+
+                board.sender.value = "client 2"
+                board.close_button.click()  # the server closes the terminal's connection
+                terminal.settimeout(10)
+                while terminal.recv(65536):
+                    pass
+                await until(lambda: board.scene.cards["client 2"].state == "closed")
+                assert "numProtocols = <b>1</b>" in board.picture.value
+            return room
+
+    try:
+        room = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert drawn_in == {threading.current_thread().name}
+    assert len(room.trace.of(T.WRITE, "client 1")) >= 10_000  # Python keeps it all
