@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..memory import MemoryRoom
 from ..spread import WELCOME
-from .protocol import _learner_code, _name
+from .protocol import _learner_code, _name, _show
 from .report import Report, expect
 
 __all__ = ["check_counting_factory", "check_refusing_factory"]
@@ -57,11 +57,11 @@ def check_counting_factory(factory_class) -> Report:
         _close_quietly(room)
         for number, client in enumerate(clients, 1):
             expect(client.received == _welcome(number),
-                   f"{client.name} received {client.received!r}, not {_welcome(number)!r}")
+                   f"{client.name} received {_show(client.received)}, not {_show(_welcome(number))}")
     with report.step(
         "numProtocols and clients follow connections as they come and go",
-        hint="connectionLost is called however a connection ends, cleanly or not: that is where a "
-             "client is forgotten and the count goes down.",
+        hint="Count up and remember the client in connectionMade. connectionLost is called however a "
+             "connection ends, cleanly or not: that is where a client is forgotten and the count goes down.",
     ):
         with _learner_code():
             factory = factory_class()
