@@ -77,6 +77,7 @@ class Spreader(LineReceiver):
         self.name = "client ?"
         self._backlog = _SendBacklog()
         self._discarding = False  # inside an over-long line, skipping to its end
+        self._after_long = b""  # what followed an over-long line in the same chunk
         self._tokens = float(factory.burst or 0)
         self._last_refill = None
         self._resume_call = None
@@ -98,13 +99,18 @@ class Spreader(LineReceiver):
     # --- receiving ----------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
-        if self._discarding:
-            end = data.find(self.delimiter)
-            if end < 0:
+        while True:
+            if self._discarding:
+                end = data.find(self.delimiter)
+                if end < 0:
+                    return
+                self._discarding = False
+                data = data[end + 1 :]
+            super().dataReceived(data)  # b"" too: resumeProducing uses it
+            # LineReceiver stops at an over-long line: go on with what followed it.
+            data, self._after_long = self._after_long, b""
+            if not data:
                 return
-            self._discarding = False
-            data = data[end + 1 :]
-        super().dataReceived(data)
 
     def lineReceived(self, line: bytes) -> None:
         if line.endswith(b"\r"):
@@ -126,7 +132,7 @@ class Spreader(LineReceiver):
         if end < 0:
             self._discarding = True
         elif end + 1 < len(line):
-            self.dataReceived(line[end + 1 :])
+            self._after_long = line[end + 1 :]  # handled by dataReceived, once LineReceiver returns
 
     # --- rate limit (a token bucket; off unless the factory sets a rate) ------
 

@@ -341,6 +341,7 @@ def test_memory_and_live_rooms_agree():
     assert live[2] == memory[2] == 2
     assert "client 2: 你好，世界" in live[0]["client 1"]
     assert "client 1: red and \ufffd" in live[0]["client 3"]
+    assert "client 3: after the long line" in live[0]["client 1"]  # not held back
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
