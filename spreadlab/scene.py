@@ -199,8 +199,8 @@ def _marked(text: str, why: str) -> str:
 
 
 # The stage: a fixed-size box, the server in the middle, the cards on an ellipse.
-STAGE_W, STAGE_H = 960, 700
-CARD_W, CARD_H = 200, 165
+STAGE_W, STAGE_H = 860, 680
+CARD_W, CARD_H = 190, 165
 SERVER_W, SERVER_H = 250, 140
 
 
@@ -282,7 +282,12 @@ def _card_html(card: Card, x: float, y: float, focus: bool, role: str) -> str:
         if card.hidden
         else ""
     )
-    detail = f'<div style="color:#868e96;font-size:11px">{html_text(card.detail)}</div>' if card.detail else ""
+    detail = (
+        f'<div style="color:#868e96;font-size:11px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
+        f'title="{html_text(card.detail)}">{html_text(card.detail.split(":")[0])}</div>'
+        if card.detail
+        else ""
+    )
     return (
         f'<div data-client="{html_text(card.name)}" style="position:absolute;box-sizing:border-box;'
         f"left:{x - CARD_W / 2:.0f}px;top:{y - CARD_H / 2:.0f}px;width:{CARD_W}px;height:{CARD_H}px;"
@@ -382,6 +387,6 @@ def scene_html(
     return (
         f'<div style="overflow-x:auto"><div class="spreadlab-scene" style="position:relative;'
         f"width:{STAGE_W}px;height:{STAGE_H}px;background:#ffffff;border:1px solid #dee2e6;"
-        f'border-radius:6px;font-family:sans-serif">{server_box}{body}{svg}{more}</div>'
+        f'border-radius:6px;font-family:sans-serif;font-size:13px;line-height:1.35">{server_box}{body}{svg}{more}</div>'
         f"{caption}</div>"
     )

@@ -97,7 +97,10 @@ class Timeline(widgets.VBox):
         self.slider.observe(lambda _: self._redrawer.request(), names="value")
 
         controls = widgets.HBox([self.play, self.back_button, self.step_button, self.slider, self.speed])
-        super().__init__([controls, widgets.HBox([self.picture, self.event_list])])
+        # Side by side when the page is wide enough, the list under the picture when not.
+        view = widgets.HBox([self.picture, self.event_list],
+                            layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+        super().__init__([controls, view])
         self._redrawer = Redrawer(self._draw, rate=rate)
         self._unsubscribe = self.trace.subscribe(lambda event: self._redrawer.request())
         self._redrawer.request()
@@ -191,13 +194,14 @@ class Timeline(widgets.VBox):
             data = f"“{bytes_html(event.data, 28)}”" if event.kind in (T.RECEIVED, T.WRITE) else html_text(event.detail)
             rows.append(
                 f'<tr style="{style}" data-time="{event.time}"><td style="text-align:right">{event.time}</td>'
-                f"<td>{html_text(event.client)}</td><td>{html_text(event.kind)}</td><td>{data}</td></tr>"
+                f"<td>{html_text(event.client)}</td><td>{html_text(event.kind)}</td>"
+                f'<td style="max-width:240px;overflow:hidden;text-overflow:ellipsis">{data}</td></tr>'
             )
         if last < len(self._events):
             rows.append(f'<tr style="color:#868e96"><td></td><td colspan="3">… {len(self._events) - last:,} more</td></tr>')
         return (
             '<div><table style="font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;'
-            'border-collapse:collapse;margin-left:10px;white-space:nowrap">' + "".join(rows) + "</table></div>"
+            'line-height:1.5;border-collapse:collapse;margin-left:10px;white-space:nowrap">' + "".join(rows) + "</table></div>"
         )
 
 
