@@ -366,10 +366,31 @@ def count_slides(nb) -> int:
 
 
 def write_index(out: Path, decks: list[Deck], theme: str) -> Path:
+    """Write ``out/index.html`` listing every deck in ``out``.
+
+    Decks built now come with their slide count; decks left by an earlier build of other
+    lessons (``python -m spreadlab.slides notebooks/03-*.ipynb`` rebuilds one) stay listed,
+    titled from their ``<title>``.
+    """
+    out = Path(out)
+    known = {d.html.name: d for d in decks}
+    entries = []
+    for page in sorted(out.glob("*.html")):
+        if page.name == "index.html":
+            continue
+        deck = known.get(page.name)
+        if deck is not None:
+            entries.append((page.name, deck.title, f"{html.escape(deck.notebook.name)} &middot; {deck.slides} slides"))
+            continue
+        head = page.read_text(encoding="utf-8", errors="replace")[:4000]
+        if "reveal" not in head:
+            continue
+        m = re.search(r"<title>(.*?)(?: slides)?</title>", head, re.S)
+        title = html.unescape(m.group(1).strip()) if m else page.stem
+        entries.append((page.name, title, "built earlier"))
     rows = "\n".join(
-        f'    <li><a href="{html.escape(d.html.name)}">{html.escape(d.title)}</a>'
-        f' <span class="meta">{html.escape(d.notebook.name)} &middot; {d.slides} slides</span></li>'
-        for d in decks
+        f'    <li><a href="{html.escape(href)}">{html.escape(title)}</a> <span class="meta">{meta}</span></li>'
+        for href, title, meta in entries
     )
     page = f"""<!DOCTYPE html>
 <html lang="en">
@@ -390,7 +411,7 @@ def write_index(out: Path, decks: list[Deck], theme: str) -> Path:
 </ol>
 <p>Every deck works offline (open it from this folder). Keys: arrows or space to move,
 <code>s</code> for the speaker notes, <code>f</code> full screen, <code>o</code> overview,
-<code>Esc</code> back. Theme: {html.escape(theme)}.</p>
+<code>Esc</code> back.</p>
 </body>
 </html>
 """
@@ -434,10 +455,12 @@ def build(notebooks: list[Path], out: Path = DEFAULT_OUT, *, theme: str = "white
     decks = []
     for path, nb, seconds in executed:
         t0 = time.monotonic()
+        title = notebook_title(nb, path.stem)
+        nb.metadata.setdefault("title", title)  # the deck's <title>
         body = convert_notebook(nb, path.stem, urls, theme=theme, no_code=no_code)
         target = out / f"{path.stem}.html"
         target.write_text(body, encoding="utf-8")
-        deck = Deck(path, target, notebook_title(nb, path.stem), count_slides(nb),
+        deck = Deck(path, target, title, count_slides(nb),
                     seconds + time.monotonic() - t0, notebook_needs(nb))
         log(f"wrote {target} ({deck.slides} slides, {deck.seconds:.1f}s)")
         decks.append(deck)
