@@ -147,7 +147,7 @@ class CountsOnCloseOnlyFactory(solved.MySpreadFactory):
 MISTAKES = {
     "forgot to skip the sender": (
         variant(lineReceived=spread_to_all),
-        "a line from one client reaches every other client, and not the sender", "skip the one that sent"),
+        "a line from one client reaches every other client, and not the sender", "except the sender"),
     "compares bytes with str": (
         variant(lineReceived=compare_with_str),
         "close (from telnet: close\\r\\n) disconnects the sender", "bytes never equal a str"),
@@ -381,3 +381,17 @@ def test_an_empty_test_catches_nothing():
 def test_no_tests_is_reported():
     assert not check_your_tests()
     assert not check_your_tests("test_no_echo")
+
+
+def test_a_server_that_spreads_nothing_gets_one_blocked_line_not_five_failures():
+    def nothing(self, line):
+        pass
+
+    report = check_spread_factory(variant(lineReceived=nothing))
+    whats = [r.what for r in report.failed]
+    assert "a line from one client reaches every other client, and not the sender" in whats
+    assert "a line sent one byte at a time arrives whole" not in whats
+    assert "two servers do not share their clients" not in whats
+    assert any("(6 checks)" in w for w in whats)
+    assert "numProtocols counts down when a client sends close" not in whats  # close fails already
+    assert len(report.results) == 9
