@@ -194,7 +194,7 @@ class Timeline(widgets.VBox):
             data = f"“{bytes_html(event.data, 28)}”" if event.kind in (T.RECEIVED, T.WRITE) else html_text(event.detail)
             rows.append(
                 f'<tr style="{style}" data-time="{event.time}"><td style="text-align:right">{event.time}</td>'
-                f"<td>{html_text(event.client)}</td><td>{html_text(event.kind)}</td>"
+                f'<td style="padding:0 8px">{html_text(event.client)}</td><td style="padding-right:8px">{html_text(event.kind)}</td>'
                 f'<td style="max-width:240px;overflow:hidden;text-overflow:ellipsis">{data}</td></tr>'
             )
         if last < len(self._events):

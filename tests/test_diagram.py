@@ -100,3 +100,24 @@ def test_a_long_trace_is_cut_with_a_note_and_stays_small():
 
 def test_an_empty_trace_says_so():
     assert "nothing happened yet" in texts(svg_of(sequence_svg(Trace())))
+
+
+@pytest.mark.parametrize("exporter", ["HTMLExporter", "SlidesExporter"])
+def test_the_diagram_survives_export_to_html_and_slides(trace, exporter):
+    """nbconvert keeps the SVG as it is: it shows with no kernel and no script."""
+    import nbconvert
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("room.trace")
+    cell.outputs = [nbformat.v4.new_output("execute_result", {"text/html": sequence_svg(trace), "text/plain": repr(trace)}, execution_count=1)]
+    nb.cells = [cell]
+    body, _ = getattr(nbconvert, exporter)().from_notebook_node(nb)
+    # nbconvert re-serialises the markup (attribute order and case, which the
+    # browser's HTML parser puts back for SVG); what is drawn must be the same.
+    exported = re.search(r'<div class="spreadlab-diagram".*?</svg>', body, re.S).group(0)
+    original = sequence_svg(trace)
+    for tag in ("<line", "<polygon", "<text", "<rect"):
+        assert exported.count(tag) == original.count(tag)
+    assert list(svg_of(exported).itertext()) == list(svg_of(original).itertext())
+    assert "<script" not in exported
