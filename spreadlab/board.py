@@ -12,8 +12,10 @@ records from the reactor thread.  The listener only raises a flag; a
 `Redrawer` then draws in the kernel's thread, on its asyncio loop, at most
 ``rate`` times a second, however many events arrived.  A burst of 10,000
 messages costs one or a few redraws, each card keeps only its last lines,
-and the trace keeps everything for Python.  Controls act through the room's
-own API, which for a live room hands the work to the reactor thread.
+and the trace keeps everything for Python.  The loop runs when the kernel is
+idle, so the board redraws between cells (or during an ``await``), never in
+the middle of one.  Controls act through the room's own API, which for a
+live room hands the work to the reactor thread.
 
 Only stock ipywidgets 8 widgets, no custom JavaScript; every byte a client
 sent is escaped before it reaches HTML (`spreadlab.scene`).
@@ -101,6 +103,13 @@ class Redrawer:
         self.redraws += 1
         self._draw()
         return True
+
+
+def close_all(widget) -> None:
+    """Close *widget* and every widget inside it."""
+    for child in getattr(widget, "children", ()):
+        close_all(child)
+    widgets.Widget.close(widget)
 
 
 def _lookup(room, name: str):
@@ -194,9 +203,7 @@ class Board(widgets.VBox):
     def close(self) -> None:
         """Stop listening to the room and close the widgets."""
         self._unsubscribe()
-        for child in list(self.children):
-            child.close()
-        super().close()
+        close_all(self)
 
     # --- drawing (kernel's thread) ----------------------------------------------
 
@@ -205,6 +212,15 @@ class Board(widgets.VBox):
         self._redrawer.request()
 
     def _draw(self) -> None:
+        try:
+            self._draw_room()
+        except Exception as error:  # on the kernel's loop nobody would see it: show it here
+            self.status.value = (
+                f'<span style="color:#c92a2a">the board could not draw: {html_text(type(error).__name__)}: '
+                f"{html_text(str(error))}</span>"
+            )
+
+    def _draw_room(self) -> None:
         self.scene.extend(self.trace.events[self.scene.applied :])
         factory = getattr(self.room, "factory", None)
         self.picture.value = scene_html(

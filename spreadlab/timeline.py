@@ -23,7 +23,7 @@ import copy
 import ipywidgets as widgets
 
 from . import trace as T
-from .board import Redrawer
+from .board import Redrawer, close_all
 from .safety import html_text
 from .scene import Scene, bytes_html, scene_html
 
@@ -144,9 +144,7 @@ class Timeline(widgets.VBox):
     def close(self) -> None:
         """Stop following the trace and close the widgets."""
         self._unsubscribe()
-        for child in list(self.children):
-            child.close()
-        super().close()
+        close_all(self)
 
     # --- drawing (kernel's thread) --------------------------------------------------
 

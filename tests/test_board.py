@@ -465,3 +465,12 @@ def test_a_board_on_a_live_room_follows_a_terminal_client_and_drives_the_room():
         loop.close()
     assert drawn_in == {threading.current_thread().name}
     assert len(room.trace.of(T.WRITE, "client 1")) >= 10_000  # Python keeps it all
+
+
+def test_closing_a_board_stops_it_listening_and_closes_its_widgets(room):
+    board = Board(room)
+    button = board.send_button
+    board.close()
+    room.connect()
+    assert not board._redrawer.pending  # no longer told about events
+    assert button.comm is None and board.picture.comm is None
