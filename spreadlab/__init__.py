@@ -21,3 +21,8 @@ from .timeline import Timeline  # noqa: E402
 
 __all__ += ["Board", "Timeline", "show", "sequence_svg"]
 
+# Live rooms over TCP, and the reactor in a background thread (issue 3).
+from .background import blocking_call, start_reactor, submit  # noqa: E402
+from .live import LiveClient, LiveRoom  # noqa: E402
+
+__all__ += ["LiveRoom", "LiveClient", "start_reactor", "blocking_call", "submit"]
