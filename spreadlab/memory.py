@@ -85,6 +85,9 @@ def cut(data: bytes, chunks: Chunking = None) -> list[bytes]:
     return pieces
 
 
+_string_write = StringTransport.write  # (the room's busiest call: no super() lookup)
+
+
 class RoomTransport(StringTransport):
     """The server side of one in-memory connection.
 
@@ -100,12 +103,12 @@ class RoomTransport(StringTransport):
         self._client = client
 
     def write(self, data: bytes) -> None:
-        super().write(data)  # refuses str with TypeError, as TCP does
-        if not self.connected or self.disconnected:
-            return  # a closed or aborted transport drops writes silently
-        if data:
-            self._room.trace.record(T.WRITE, self._client.name, data)
-            self._client._inbox.append(bytes(data))
+        _string_write(self, data)  # refuses str with TypeError, as TCP does
+        # a closed or aborted transport drops writes silently
+        if data and self.connected and not self.disconnected:
+            client = self._client
+            self._room.trace.add(T.WRITE, client.name, data)
+            client._inbox.append(bytes(data))
 
     def writeSequence(self, data) -> None:
         self.write(b"".join(data))
@@ -338,7 +341,7 @@ class MemoryRoom:
             if transport.disconnecting or transport.producerState != "producing":
                 return  # not reading: after loseConnection, or paused
             chunk = client._held.popleft()
-            self.trace.record(T.RECEIVED, client.name, chunk)
+            self.trace.add(T.RECEIVED, client.name, chunk)
             self._guarded(client, lambda: client.protocol.dataReceived(chunk))
 
     def _client_close(self, client: MemoryClient, abort: bool) -> None:

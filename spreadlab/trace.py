@@ -28,6 +28,8 @@ ABORT = "abortConnection"  # someone asked for an immediate close
 LOST = "connectionLost"  # the protocol's connectionLost was called
 
 KINDS = (CONNECT, REFUSED, MADE, RECEIVED, WRITE, LOSE, ABORT, LOST)
+_KINDS = frozenset(KINDS)
+_monotonic = _time.monotonic
 
 
 def show_bytes(data: bytes, limit: int | None = 60) -> str:
@@ -94,33 +96,66 @@ class Trace:
     """
 
     def __init__(self) -> None:
-        self._events: list[Event] = []
+        # Each entry is an `Event`, or, when `add` recorded it with nobody
+        # listening, the tuple (kind, client, data, detail, at) it is made
+        # from on the first read: a room recording 100,000 writes then
+        # allocates no object the garbage collector has to keep visiting.
+        self._events: list = []
+        self._made = 0  # self._events[:self._made] are all Events
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[Event], None]] = []
+        self._listeners: tuple[Callable[[Event], None], ...] = ()  # replaced, never mutated
 
     def record(self, kind: str, client: str, data: bytes = b"", detail: str = "") -> Event:
         """Append one event and tell the listeners.  Any thread."""
-        if kind not in KINDS:
+        try:
+            known = kind in _KINDS
+        except TypeError:  # unhashable: not a kind either
+            known = False
+        if not known:
             raise ValueError(f"unknown event kind {kind!r}; expected one of {KINDS}")
+        data = bytes(data)
         with self._lock:
-            event = Event(len(self._events) + 1, kind, client, bytes(data), detail, _time.monotonic())
-            self._events.append(event)
-            listeners = list(self._listeners)
+            entry = (kind, client, data, detail, _monotonic())
+            events = self._events
+            events.append(entry)
+            # `add` appends without the lock: find our entry from the end
+            index = len(events) - 1
+            while events[index] is not entry:
+                index -= 1
+            event = events[index] = Event(index + 1, *entry)
+            listeners = self._listeners
         for listener in listeners:
             listener(event)
         return event
+
+    def add(self, kind: str, client: str, data: bytes = b"", detail: str = "") -> None:
+        """Like `record`, for the rooms' busy paths: returns nothing, so while
+        nobody listens the `Event` is only made when the trace is read.  The
+        events, their order and their times are the same.  Any thread."""
+        try:
+            known = kind in _KINDS
+        except TypeError:  # unhashable: not a kind either
+            known = False
+        if not known:
+            raise ValueError(f"unknown event kind {kind!r}; expected one of {KINDS}")
+        if self._listeners:
+            self.record(kind, client, data, detail)
+        else:  # one append, atomic: no lock needed (readers make Events under it)
+            self._events.append((kind, client, bytes(data), detail, _monotonic()))
 
     def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
         """Call *listener(event)* for every event recorded from now on.
 
         Returns a function that unsubscribes it."""
         with self._lock:
-            self._listeners.append(listener)
+            self._listeners = (*self._listeners, listener)
 
         def unsubscribe() -> None:
             with self._lock:
                 if listener in self._listeners:
-                    self._listeners.remove(listener)
+                    listeners = list(self._listeners)
+                    listeners.remove(listener)
+                    self._listeners = tuple(listeners)
 
         return unsubscribe
 
@@ -130,7 +165,13 @@ class Trace:
     def events(self) -> list[Event]:
         """A copy of the events so far."""
         with self._lock:
-            return list(self._events)
+            events, end = self._events, len(self._events)
+            for index in range(self._made, end):
+                entry = events[index]
+                if type(entry) is tuple:
+                    events[index] = Event(index + 1, *entry)
+            self._made = end
+            return events[:end]
 
     def __len__(self) -> int:
         return len(self._events)
