@@ -293,8 +293,10 @@ class LabRun:
     notebook: str
     code_cells: int = 0
     executed_cells: int = 0
-    error_outputs: list[str] = field(default_factory=list)  # tracebacks in the DOM
-    kernel_errors: list[str] = field(default_factory=list)  # iopub "error" messages seen
+    error_outputs: list[str] = field(default_factory=list)  # exceptions shown as outputs
+    printed_tracebacks: list[str] = field(default_factory=list)  # tracebacks written to stderr
+    kernel_errors: list[str] = field(default_factory=list)  # kernel errors not shown in the DOM
+    kernel_messages: list[str] = field(default_factory=list)  # every iopub "error" seen (informational)
     widget_errors: list[str] = field(default_factory=list)
     render_errors: list[str] = field(default_factory=list)  # e.g. a Mermaid diagram that failed
     console_errors: list[str] = field(default_factory=list)
@@ -307,12 +309,18 @@ class LabRun:
         """Everything that should fail a lesson, one line (or block) each."""
         out = []
         out += [f"error output: {e}" for e in self.error_outputs]
-        out += [f"kernel error: {e}" for e in self.kernel_errors]
+        out += [
+            f"traceback printed to stderr (tag the cell `raises-exception` if the lesson means it): {e}"
+            for e in self.printed_tracebacks
+        ]
+        out += [f"kernel error not shown in the page: {e}" for e in self.kernel_errors]
         out += [f"widget error: {e}" for e in self.widget_errors]
         out += [f"render error: {e}" for e in self.render_errors]
         out += [f"console error: {e}" for e in self.console_errors]
         out += [f"dialog: {e}" for e in self.dialogs]
-        if self.executed_cells < self.code_cells and not (self.error_outputs or self.kernel_errors):
+        if self.executed_cells < self.code_cells and not (
+            self.error_outputs or self.kernel_errors or self.printed_tracebacks
+        ):
             out.append(f"only {self.executed_cells} of {self.code_cells} code cells ran")
         return out
 
@@ -345,7 +353,11 @@ _STATE_JS = r"""
           .map(text).filter((t) => /Error displaying widget|Click to show javascript error/.test(t)),
       ],
       loading: [...c.querySelectorAll('.jp-OutputArea-output')].filter((e) => text(e) === 'Loading widget...').length,
-      mermaidErrors: [...c.querySelectorAll('.jp-RenderedMermaid.jp-mod-warning')].map(text),
+      renderErrors: [
+        ...[...c.querySelectorAll('.jp-RenderedMermaid.jp-mod-warning')].map(text),
+        ...[...c.querySelectorAll('img')].filter((i) => i.complete && i.naturalWidth === 0)
+          .map((i) => `broken image ${(i.getAttribute('src') || '').slice(0, 80)} (alt: ${i.alt || ''})`),
+      ],
     })),
     dialogs: [...document.querySelectorAll('.jp-Dialog')].map(text),
     status: (document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator') || {}).dataset?.status || null,
@@ -500,6 +512,7 @@ class LabNotebook:
     def collect(self) -> LabRun:
         st = self.state()
         run = LabRun(self.path)
+        unmatched = [m.split(":")[0] for m in self.kernel_errors]  # enames not yet found in the DOM
         for i, c in enumerate(st["cells"]):
             excused = "raises-exception" in (self.tags[i] if i < len(self.tags) else ())
             if c["code"]:
@@ -508,16 +521,26 @@ class LabNotebook:
             for s in c["stderr"]:
                 s = _ANSI_RE.sub("", s)
                 run.stderr.append(s)
-                if _TRACEBACK_RE.search(s) and not excused:
-                    run.error_outputs.append(f"cell {i + 1}: {_tail(s)}")
+                # An error output (the kernel sent an "error" message) or a
+                # traceback someone printed (e.g. from the reactor thread)?
+                ename = next((e for e in unmatched if re.search(rf"(?m)^\s*{re.escape(e)}\b", s)), None)
+                if ename is not None:
+                    unmatched.remove(ename)
+                    if not excused:
+                        run.error_outputs.append(f"cell {i + 1}: {_tail(s)}")
+                elif _TRACEBACK_RE.search(s) and not excused:
+                    run.printed_tracebacks.append(f"cell {i + 1}: {_tail(s)}")
             run.widget_errors += [f"cell {i + 1}: {_tail(w)}" for w in c["widgetErrors"]]
             if c["loading"]:
                 run.widget_errors.append(f"cell {i + 1}: {c['loading']} widget(s) never rendered")
-            run.render_errors += [f"cell {i + 1}: {_tail(m)}" for m in c["mermaidErrors"]]
-        excused_cells = sum(1 for t in self.tags if "raises-exception" in t)
-        if len(self.kernel_errors) > excused_cells and not run.error_outputs:
-            # The kernel reported an exception the DOM check did not recognise.
-            run.kernel_errors = list(self.kernel_errors)
+            run.render_errors += [f"cell {i + 1}: {_tail(m)}" for m in c["renderErrors"]]
+        run.kernel_messages = list(self.kernel_errors)
+        # Exceptions the kernel reported that no output in the page shows
+        # (e.g. in an Output widget that was never displayed).
+        for m in self.kernel_errors:
+            if m.split(":")[0] in unmatched:
+                unmatched.remove(m.split(":")[0])
+                run.kernel_errors.append(m)
         run.console_errors = list(self.console_errors)
         run.dialogs = [d for d in st["dialogs"] if d]
         run.seconds = time.monotonic() - self.started

@@ -86,12 +86,15 @@ def test_harness_catches_errors_and_broken_widgets(lab, lab_server, notebook_fac
     print(run.report())
     problems = "\n".join(run.problems())
     assert any("SyntaxError" in e for e in run.error_outputs), problems
+    assert not run.printed_tracebacks and not run.kernel_errors, problems
     assert not any("KeyError" in e for e in run.error_outputs), "a raises-exception cell is excused"
     assert [w for w in run.widget_errors if "Click to show javascript error" in w] == [
         "cell 1: Click to show javascript error."
     ], problems
     assert any("spreadlab-no-such-module" in c for c in run.console_errors), problems
     assert run.executed_cells == 3 and run.code_cells == 4, run.report()
+    # The kernel's own error messages are seen on the websocket too.
+    assert [m.split(":")[0] for m in run.kernel_messages] == ["KeyError", "SyntaxError"], run.kernel_messages
     assert run.screenshot.exists()
 
 
@@ -108,9 +111,15 @@ def test_harness_catches_an_error_inside_an_output_widget(lab, lab_server, noteb
         "out",
         "from IPython.display import HTML\n"
         "HTML('<img src=x onerror=\"console.error(\\'spreadlab harness console check\\')\">')",
+        # A traceback printed to stderr (as the reactor thread's errors are).
+        "import traceback\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    traceback.print_exc()",
+        ("md", "A picture that is not there: ![a missing picture](no-such-picture.png)"),
     )
     path = lab_server.add_notebook(nb, "_harness/output_widget.ipynb")
     run = lab.run_notebook(path, screenshot="_harness-output-widget")
     print(run.report())
     assert any("RuntimeError" in e for e in run.error_outputs + run.kernel_errors), run.report()
     assert any("spreadlab harness console check" in e for e in run.console_errors), run.report()
+    assert any("ZeroDivisionError" in e for e in run.printed_tracebacks), run.report()
+    assert not any("ZeroDivisionError" in e for e in run.error_outputs), "printed, not raised"
+    assert any("no-such-picture.png" in e for e in run.render_errors), run.report()
