@@ -158,7 +158,10 @@ def bytes_html(data: bytes, limit: int | None = 120) -> str:
     dropped; cut at *limit* characters with an ellipsis."""
     out: list[str] = []
     count = 0
-    rest = data
+    # No character takes more than 4 bytes: a longer input is cut first, so a
+    # big chunk costs no more than a short one.
+    cut = limit is not None and len(data) > 4 * limit
+    rest = data[: 4 * limit] if cut else data
     while rest and (limit is None or count < limit):
         try:
             text, bad, rest = rest.decode("utf-8"), b"", b""
@@ -182,7 +185,7 @@ def bytes_html(data: bytes, limit: int | None = 120) -> str:
                 break
             out.append(_marked(f"\\x{byte:02x}", "a byte that is not valid UTF-8"))
             count += 1
-    if rest or (limit is not None and count >= limit and _longer(data, limit)):
+    if rest or cut or (limit is not None and count >= limit and _longer(data, limit)):
         out.append("…")
     return "".join(out)
 

@@ -474,3 +474,12 @@ def test_closing_a_board_stops_it_listening_and_closes_its_widgets(room):
     room.connect()
     assert not board._redrawer.pending  # no longer told about events
     assert button.comm is None and board.picture.comm is None
+
+
+def test_a_huge_chunk_is_drawn_cut_short():
+    from spreadlab.scene import bytes_html
+
+    for data in (b"\xff" * 100_000, "你".encode() * 100_000, b"<" * 100_000):
+        shown = bytes_html(data, 40)
+        assert shown.endswith("…") and len(shown) < 5_000
+        assert_inert(shown)
