@@ -111,6 +111,7 @@ class Deck:
     slides: int
     seconds: float
     needs: set = field(default_factory=set)
+    executed: object = field(default=None, repr=False)  # the executed notebook node
 
 
 # --------------------------------------------------------------------------- npm assets
@@ -461,7 +462,7 @@ def build(notebooks: list[Path], out: Path = DEFAULT_OUT, *, theme: str = "white
         target = out / f"{path.stem}.html"
         target.write_text(body, encoding="utf-8")
         deck = Deck(path, target, title, count_slides(nb),
-                    seconds + time.monotonic() - t0, notebook_needs(nb))
+                    seconds + time.monotonic() - t0, notebook_needs(nb), nb)
         log(f"wrote {target} ({deck.slides} slides, {deck.seconds:.1f}s)")
         decks.append(deck)
     index = write_index(out, decks, theme)

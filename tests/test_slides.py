@@ -62,6 +62,7 @@ def make_fixture(path: Path) -> Path:
         _cell(new_code_cell(f"from IPython.display import SVG\nSVG({SVG!r})"), "-", tags=["hide-input"]),
         _cell(new_markdown_cell("And one more thing."), "fragment"),
         _cell(new_markdown_cell("Not shown."), "-", tags=["remove-cell"]),
+        _cell(new_markdown_cell("## A long slide\n\n" + "\n\n".join(f"line {i}" for i in range(40))), "slide"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
@@ -130,11 +131,21 @@ def test_notes_tags_and_no_code(built):
     assert not re.search(r">SVG<", page)  # hide-input tag
     assert "Not shown." not in page  # remove-cell tag
     assert not re.search(r'<span class="mi">3</span>', page)  # a skip cell: slider.value = 3
-    nb = slides.execute_notebook(deck.notebook, timeout=120)
+    nb = deck.executed
     urls = {"reveal": "_static/reveal.js", "widgets": "_static/html-manager/embed.js"}
     no_code = slides.convert_notebook(nb, "x", urls, theme="black", no_code=True)
     assert not re.search(r">IntSlider<", no_code) and "application/vnd.jupyter.widget-view+json" in no_code
     assert "_static/reveal.js/dist/theme/black.css" in no_code
+
+
+def test_optional_libraries_only_when_used():
+    def needs(*sources):
+        return slides.notebook_needs(new_notebook(cells=[new_markdown_cell(src) for src in sources]))
+
+    assert needs("# Plain", "Costs $5 and $6 a seat", "```\n$ nc 127.0.0.1 8007\n```", "`$HOME`") == set()
+    assert needs("Euler: $e^{i\\pi} + 1 = 0$") == {"mathjax"}
+    assert needs("$$\\sum_k k$$") == {"mathjax"}
+    assert needs("```mermaid\nsequenceDiagram\n  A->>B: hi\n```") == {"mermaid"}
 
 
 def test_index_lists_the_decks(built):
@@ -198,7 +209,7 @@ def test_deck_works_offline_in_chromium(built):
                     page.wait_for_function(f"() => window.__ends >= {ends}", timeout=5000)
 
             total = page.evaluate("() => Reveal.getTotalSlides()")
-            assert total == 3, total
+            assert total == 4, total
             assert page.evaluate("() => Reveal.getIndices().h") == 0
             notes = page.evaluate("() => Reveal.getSlideNotes()")
             assert "NOTE-FOR-SPEAKER" in notes, notes
@@ -245,8 +256,17 @@ def test_deck_works_offline_in_chromium(built):
                 timeout=5000)
             page.wait_for_timeout(500)  # the fragment's fade-in
             page.screenshot(path=str(SCREENSHOTS / "slides-diagram.png"))
+
+            # a slide taller than the deck scrolls instead of being cut off
+            press("ArrowRight", 3, 3)
+            page.wait_for_function(
+                "() => { const s = Reveal.getCurrentSlide();"
+                " return getComputedStyle(s).overflowY === 'auto' && s.scrollHeight > s.clientHeight; }",
+                timeout=5000)
+
+            press("ArrowLeft", 2, 4)
             page.keyboard.press("ArrowLeft")  # hides the fragment again
-            press("ArrowLeft", 1, 3)
+            press("ArrowLeft", 1, 5)
             page.wait_for_timeout(300)  # let late errors surface
         finally:
             browser.close()
