@@ -357,7 +357,7 @@ def submit(f: Callable[..., Any], *args, **kwargs) -> concurrent.futures.Future:
     but the reactor's (`InReactorThread` there).
     """
     _refuse_in_reactor("submit")
-    reactor = _ensure_running()
+    reactor = _reactor() if _reactor().running else start_reactor()
     future: concurrent.futures.Future = concurrent.futures.Future()
 
     def call() -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import struct
 import threading
 import time
 from typing import Callable
@@ -338,7 +339,7 @@ class LiveClient:
         transport = self._end.transport
         if abort:
             # Linger 0: close() sends a reset instead of a clean FIN.
-            transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             transport.abortConnection()
         else:
             transport.loseConnection()

@@ -6,7 +6,9 @@ protocol code lands under the cell that made the room (by the messages'
 parent header, which is what JupyterLab uses to place output), that the
 reactor keeps serving after an exception in protocol code, that
 ``reactor.run()`` explains itself, and that a kernel whose reactor's thread
-pool is busy still shuts down in under two seconds.
+pool is busy still shuts down by itself in under two seconds (measured
+without the fix: a pool thread started from a cell is not a daemon thread,
+and the kernel had to be killed).
 """
 
 from __future__ import annotations
@@ -50,7 +52,25 @@ from twisted.internet.threads import deferToThread
 from spreadlab.background import blocking_call
 
 print("from a pool thread:", blocking_call(deferToThread, lambda: sum(range(10))))
-blocking_call(reactor.callInThread, time.sleep, 60)  # a pool thread still busy at shutdown
+# As a learner would type it, from the cell's own thread: a worker thread
+# made here would be a non-daemon thread (threads inherit it from the thread
+# that makes them) and, busy for a minute, would keep the kernel from exiting.
+sleeping = deferToThread(time.sleep, 60)
+time.sleep(0.2)
+print("pool threads are daemon threads:", all(t.daemon for t in reactor.getThreadPool().threads))
+"""
+
+PLAIN_LISTEN = """
+from spreadlab.background import blocking_call, start_reactor
+reactor = start_reactor()  # this cell is now where reactor-side output goes
+port = blocking_call(reactor.listenTCP, 0, Factory.forProtocol(Loud), interface="127.0.0.1")
+"""
+
+TALK_TO_PLAIN = """
+import socket, time
+with socket.create_connection(("127.0.0.1", port.getHost().port)) as s:
+    s.sendall(b"plain\\n")
+    time.sleep(0.3)
 """
 
 RUN_AGAIN = """
@@ -121,6 +141,17 @@ def test_live_room_in_a_kernel_output_errors_and_a_quick_shutdown():
         cell_c, reply = kernel.run(THREAD_POOL)
         assert reply["status"] == "ok", reply
         assert "from a pool thread: 45" in kernel.output(cell_c)
+        assert "pool threads are daemon threads: True" in kernel.output(cell_c)
+
+        # Without a room: output goes to the cell that last called start_reactor.
+        cell_d, reply = kernel.run(PLAIN_LISTEN)
+        assert reply["status"] == "ok", reply
+        cell_e, reply = kernel.run(TALK_TO_PLAIN)
+        assert reply["status"] == "ok", reply
+        time.sleep(0.3)
+        kernel.run("pass")
+        assert "protocol got b'plain\\n'" in kernel.output(cell_d)
+        assert "protocol got" not in kernel.output(cell_e)
 
         started = time.monotonic()
         _, reply = kernel.run(RUN_AGAIN, timeout=10)
@@ -129,9 +160,11 @@ def test_live_room_in_a_kernel_output_errors_and_a_quick_shutdown():
         assert reply["ename"] == "ReactorRunsInBackground"
         assert "already running, in a background thread" in reply["evalue"]
     finally:
+        process = kernel.manager.provisioner.process
         started = time.monotonic()
         kernel.client.stop_channels()
         kernel.manager.shutdown_kernel(now=False)
         shutdown = time.monotonic() - started
     print(f"kernel shutdown took {shutdown:.2f} s")
     assert shutdown < 2.0, f"kernel shutdown took {shutdown:.2f} s"
+    assert process.returncode == 0  # it exited by itself, it was not killed
