@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -100,7 +101,7 @@ def test_npm_missing_fails_with_a_clear_message(tmp_path, monkeypatch):
     with pytest.raises(slides.SlideBuildError, match=r"needs Node's `npm` on PATH"):
         slides.ensure_npm_packages({"reveal.js": "5.2.1"}, tmp_path / "empty-cache")
     rc = subprocess.run(
-        [os.sys.executable, "-m", "spreadlab.slides", "--cache", str(tmp_path / "c"),
+        [sys.executable, "-m", "spreadlab.slides", "--cache", str(tmp_path / "c"),
          "--out", str(tmp_path / "o"), str(make_fixture(tmp_path / "x.ipynb"))],
         capture_output=True, text=True, env={**os.environ, "PATH": str(tmp_path)}, timeout=120,
     )
@@ -199,14 +200,14 @@ def test_deck_works_offline_in_chromium(built):
             page.goto(deck.html.as_uri())
 
             # reveal.js initialised, with our slides
-            page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=20000)
+            page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30000)
             page.evaluate("() => { window.__ends = 0; Reveal.on('slidetransitionend', () => window.__ends++); }")
 
             def press(key, h, ends):
                 page.keyboard.press(key)
-                page.wait_for_function(f"() => Reveal.getIndices().h === {h}", timeout=5000)
+                page.wait_for_function(f"() => Reveal.getIndices().h === {h}", timeout=15000)
                 if ends:  # the slide transition is over: screenshots show the slide, not a blur
-                    page.wait_for_function(f"() => window.__ends >= {ends}", timeout=5000)
+                    page.wait_for_function(f"() => window.__ends >= {ends}", timeout=15000)
 
             total = page.evaluate("() => Reveal.getTotalSlides()")
             assert total == 4, total
@@ -221,7 +222,7 @@ def test_deck_works_offline_in_chromium(built):
             speaker = popup_info.value
             speaker.on("console", lambda m: m.type == "error" and errors.append(f"speaker console: {m.text}"))
             speaker.on("pageerror", lambda e: errors.append(f"speaker pageerror: {e}"))
-            speaker.locator(".speaker-controls-notes").get_by_text("NOTE-FOR-SPEAKER").wait_for(timeout=10000)
+            speaker.locator(".speaker-controls-notes").get_by_text("NOTE-FOR-SPEAKER").wait_for(timeout=30000)
             speaker.wait_for_timeout(500)
             speaker.screenshot(path=str(SCREENSHOTS / "slides-speaker-view.png"))
             speaker.close()
@@ -233,7 +234,7 @@ def test_deck_works_offline_in_chromium(built):
 
             # the widget is rendered from its saved state (value 3, set by a later cell)
             slider = page.locator("section.present .widget-slider")
-            slider.wait_for(state="visible", timeout=20000)
+            slider.wait_for(state="visible", timeout=30000)
             readout = page.locator("section.present .widget-readout")
             assert readout.inner_text().strip() == "3"
             assert "chunks" in page.locator("section.present .widget-label").first.inner_text()
@@ -245,7 +246,7 @@ def test_deck_works_offline_in_chromium(built):
 
             press("ArrowRight", 2, 2)
             img = page.locator("section.present img[src^='data:image/svg+xml']")
-            img.wait_for(state="visible", timeout=5000)
+            img.wait_for(state="visible", timeout=15000)
             assert img.evaluate("i => i.complete && i.naturalWidth") == 320
             # the fragment is hidden until the next key press
             frag = page.locator("section.present .fragment")
@@ -253,7 +254,7 @@ def test_deck_works_offline_in_chromium(built):
             page.keyboard.press("ArrowRight")
             page.wait_for_function(
                 "() => document.querySelector('section.present .fragment').classList.contains('visible')",
-                timeout=5000)
+                timeout=15000)
             page.wait_for_timeout(500)  # the fragment's fade-in
             page.screenshot(path=str(SCREENSHOTS / "slides-diagram.png"))
 
@@ -262,7 +263,7 @@ def test_deck_works_offline_in_chromium(built):
             page.wait_for_function(
                 "() => { const s = Reveal.getCurrentSlide();"
                 " return getComputedStyle(s).overflowY === 'auto' && s.scrollHeight > s.clientHeight; }",
-                timeout=5000)
+                timeout=15000)
 
             press("ArrowLeft", 2, 4)
             page.keyboard.press("ArrowLeft")  # hides the fragment again
