@@ -4,8 +4,8 @@
 `spreadlab.MemoryRoom` or a live room over TCP): the server in the middle,
 each client as a card with what it received, the message spread last drawn
 from its sender through the server to its receivers, and buttons to add a
-client, send a line from one (cut into chunks as you choose, in a memory
-room), and close or abort it.
+client, send a line from one (cut into chunks as you choose), and close or
+abort it.
 
 Threads and bursts: the board listens to the room's trace, which a live room
 records from the reactor thread.  The listener only raises a flag; a
@@ -229,6 +229,7 @@ class Board(widgets.VBox):
             num_protocols=getattr(factory, "numProtocols", None),
             max_cards=self.max_cards,
             caption=_address_caption(self.room),
+            tags={c.name: " (terminal)" for c in getattr(self.room, "all_clients", ()) if getattr(c, "external", False)},
         )
         options = [
             (f"{c.name} (terminal)" if getattr(c, "external", False) else c.name, c.name)

@@ -202,8 +202,8 @@ def _marked(text: str, why: str) -> str:
 
 
 # The stage: a fixed-size box, the server in the middle, the cards on an ellipse.
-STAGE_W, STAGE_H = 860, 680
-CARD_W, CARD_H = 190, 165
+STAGE_W, STAGE_H = 860, 700
+CARD_W, CARD_H = 190, 180
 SERVER_W, SERVER_H = 250, 140
 
 
@@ -243,10 +243,12 @@ def _edge(x0: float, y0: float, x1: float, y1: float, w: float, h: float) -> tup
     return x0 + dx * scale, y0 + dy * scale
 
 
-def _svg_label(data: bytes) -> str:
-    """Bytes as an arrow's label: plain escaped text, since SVG text cannot
-    hold the HTML spans `bytes_html` marks bytes with."""
-    return f"“{html_text(T.show_bytes(data, 24))}”"
+def _svg_label(data: bytes, length: float) -> str:
+    """Bytes as the label of an arrow *length* pixels long: plain escaped
+    text (SVG text cannot hold the spans `bytes_html` marks bytes with), as
+    many characters as fit along the arrow."""
+    fits = max(4, min(24, int(length / 7.3) - 2))
+    return f"“{html_text(T.show_bytes(data, fits))}”"
 
 
 def _arrow(x0, y0, x1, y1, colour: str, label: str, label_at: float = 0.5) -> str:
@@ -271,17 +273,20 @@ def _arrow(x0, y0, x1, y1, colour: str, label: str, label_at: float = 0.5) -> st
     )
 
 
-def _card_html(card: Card, x: float, y: float, focus: bool, role: str) -> str:
+def _card_html(card: Card, x: float, y: float, focus: bool, role: str, tag: str) -> str:
     colour = _STATE_COLOURS.get(card.state, "#868e96")
     border = "3px solid #f08c00" if focus else f"2px solid {colour}"
     badge = {"sender": " ↑sent", "receiver": " ↓got it"}.get(role, "")
-    lines = [f'<div>{bytes_html(line)}</div>' for line in card.lines]
+    # One line of text per line received (a long one ends in "…"), so the
+    # last `keep` lines always fit on the card.
+    one_line = "white-space:pre;overflow:hidden;text-overflow:ellipsis"
+    lines = [f'<div style="{one_line}">{bytes_html(line)}</div>' for line in card.lines]
     if card.partial:
         lines.append(
-            f'<div style="opacity:.6" title="no line end yet">{bytes_html(card.partial)}▌</div>'
+            f'<div style="{one_line};opacity:.6" title="no line end yet">{bytes_html(card.partial)}▌</div>'
         )
     hidden = (
-        f'<div style="color:#868e96;font-style:italic">{card.hidden:,} earlier lines hidden</div>'
+        f'<div style="color:#868e96;font-style:italic">{card.hidden:,} earlier {"line" if card.hidden == 1 else "lines"} hidden</div>'
         if card.hidden
         else ""
     )
@@ -295,12 +300,15 @@ def _card_html(card: Card, x: float, y: float, focus: bool, role: str) -> str:
         f'<div data-client="{html_text(card.name)}" style="position:absolute;box-sizing:border-box;'
         f"left:{x - CARD_W / 2:.0f}px;top:{y - CARD_H / 2:.0f}px;width:{CARD_W}px;height:{CARD_H}px;"
         f"border:{border};border-radius:8px;background:#ffffff;padding:4px 6px;overflow:hidden;"
-        f'opacity:{1 if card.active else 0.6}">'
-        f'<div style="font-weight:bold;color:#212529">{html_text(card.name)}'
+        f'display:flex;flex-direction:column;opacity:{1 if card.active else 0.6}">'
+        f'<div style="font-weight:bold;color:#212529;white-space:nowrap">{html_text(card.name)}'
+        f'<span style="font-weight:normal;color:#495057">{html_text(tag)}</span>'
         f'<span style="font-weight:normal;color:{colour}"> {card.state}{badge}</span></div>'
         f"{detail}{hidden}"
-        f'<div style="font-family:{_MONO};font-size:11px;line-height:14px;color:#212529;'
-        f'white-space:pre-wrap;word-break:break-all">{"".join(lines)}</div></div>'
+        # the newest lines stay in view: when they overflow, the oldest are cut
+        f'<div style="flex:1;min-height:0;overflow:hidden;display:flex;flex-direction:column;'
+        f'justify-content:flex-end;font-family:{_MONO};font-size:11px;line-height:14px;color:#212529">'
+        f'{"".join(lines)}</div></div>'
     )
 
 
@@ -312,12 +320,13 @@ def scene_html(
     focus: str | None = None,
     caption: str = "",
     max_cards: int = 8,
+    tags: dict[str, str] | None = None,
 ) -> str:
     """Draw *scene* as one block of HTML (inline SVG and styled divs, no
     script).  *server* names the server box (the factory's class);
     *num_protocols* is shown when known (the factory's own count, live);
     *focus* outlines one client's card; *caption* (already HTML) goes under
-    the picture."""
+    the picture; *tags* adds a word after some clients' names (" (terminal)")."""
     cards = _chosen(scene, max_cards)
     spots = dict(zip((c.name for c in cards), _positions(len(cards))))
     cx, cy = STAGE_W / 2, STAGE_H / 2
@@ -329,7 +338,7 @@ def scene_html(
             x, y = spots[last.sender]
             x0, y0 = _edge(x, y, cx, cy, CARD_W, CARD_H)
             x1, y1 = _edge(cx, cy, x, y, SERVER_W, SERVER_H)
-            arrows.append(_arrow(x0, y0, x1, y1, SENT_COLOUR, _svg_label(last.chunk)))
+            arrows.append(_arrow(x0, y0, x1, y1, SENT_COLOUR, _svg_label(last.chunk, math.hypot(x1 - x0, y1 - y0))))
             roles[last.sender] = "sender"
         for i, name in enumerate(dict.fromkeys(last.receivers)):
             if name not in spots:
@@ -382,7 +391,8 @@ def scene_html(
         f'xmlns="http://www.w3.org/2000/svg">{"".join(arrows)}</svg>'
     )
     body = "".join(
-        _card_html(card, *spots[card.name], focus=card.name == focus, role=roles.get(card.name, ""))
+        _card_html(card, *spots[card.name], focus=card.name == focus, role=roles.get(card.name, ""),
+                   tag=(tags or {}).get(card.name, ""))
         for card in cards
     )
     # The arrows are drawn last (on top, not catching the mouse): they run

@@ -431,6 +431,7 @@ def test_a_board_on_a_live_room_follows_a_terminal_client_and_drives_the_room():
                 assert_inert(board.picture.value)
                 assert f"nc 127.0.0.1 {room.port}" in board.picture.value
                 assert dict((v, label) for label, v in board.sender.options)["client 2"] == "client 2 (terminal)"
+                assert "(terminal)" in card_html(board, "client 2")
 
                 # the board's controls go through the room's API into the reactor thread
                 board.sender.value = "client 1"
