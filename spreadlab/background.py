@@ -18,9 +18,10 @@ module does about each:
   and ``reactor.stop`` explain why they are not needed instead.
 - ``reactor.callLater`` from the kernel's thread does not wake the reactor
   (the call fired ~2 s late): calls from other threads now wake it.
-- The reactor's thread pool (``deferToThread``, ``callInThread``) started
-  non-daemon threads that kept a shutting-down kernel alive: its threads are
-  daemon threads here.
+- The reactor's thread pool (``deferToThread``, ``callInThread``) made
+  non-daemon threads when called from a cell (a thread inherits that from the
+  thread that makes it), and Python waits for those before it exits: the
+  kernel had to be killed.  The pool's threads are daemon threads here.
 - Output printed in the reactor thread landed in whatever cell was running:
   it now goes to the cell that started the reactor or the server (a
   `CellOutput`), and errors logged by Twisted are shown there with their
