@@ -250,23 +250,25 @@ class LiveClient:
     @property
     def connected(self) -> bool:
         """True from the server's ``connectionMade`` until the connection is
-        closed on both sides."""
+        closed on both sides.  Any thread."""
         server = self.transport
         return server is not None and not server.lost and (self.external or not self._end_lost)
 
     @property
     def received(self) -> bytes:
-        """All bytes that arrived, joined."""
+        """All bytes that arrived, joined.  Any thread."""
         return b"".join(list(self._inbox))
 
     @property
     def text(self) -> str:
-        """What was received, decoded as UTF-8 (undecodable bytes as U+FFFD)."""
+        """What was received, decoded as UTF-8 (undecodable bytes as U+FFFD).
+        Any thread."""
         return self.received.decode("utf-8", errors="replace")
 
     @property
     def lines(self) -> list[str]:
-        """The complete lines received so far, decoded, without line ends."""
+        """The complete lines received so far, decoded, without line ends.
+        Any thread."""
         parts = self.text.split("\n")[:-1]
         return [part[:-1] if part.endswith("\r") else part for part in parts]
 
@@ -339,7 +341,11 @@ class LiveClient:
         transport = self._end.transport
         if abort:
             # Linger 0: close() sends a reset instead of a clean FIN.
-            transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handle = transport.getHandle()
+            try:
+                handle.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:  # Windows' struct linger is two shorts
+                handle.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("HH", 1, 0))
             transport.abortConnection()
         else:
             transport.loseConnection()
@@ -370,7 +376,8 @@ class LiveRoom:
     ``raise_errors=True`` it is also raised by the next operation, as a
     memory room does.  Prints from the protocols appear under that cell too.
 
-    Make it, use it and stop it from the notebook's thread.
+    Make it, use it and stop it from the notebook's thread (any thread but
+    the reactor's); its attributes can be read from any thread.
     """
 
     def __init__(self, factory, endpoint: str = DEFAULT_ENDPOINT, *, trace: T.Trace | None = None,
@@ -450,21 +457,21 @@ class LiveRoom:
 
     @property
     def address(self) -> str:
-        """``host:port`` to connect to."""
+        """``host:port`` to connect to.  Any thread."""
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @property
     def connect_command(self) -> str:
-        """What a terminal user types to join: ``nc 127.0.0.1 PORT``."""
+        """What a terminal user types to join: ``nc 127.0.0.1 PORT``.  Any thread."""
         return f"nc {self.host} {self.port}"
 
     @property
     def clients(self) -> list[LiveClient]:
-        """The clients connected now, including those from outside."""
+        """The clients connected now, including those from outside.  Any thread."""
         return [c for c in list(self.all_clients) if c.connected]
 
     def client(self, name: str) -> LiveClient:
-        """The client called *name* (``"client 2"``)."""
+        """The client called *name* (``"client 2"``).  Any thread."""
         for c in list(self.all_clients):
             if c.name == name:
                 return c
@@ -674,7 +681,7 @@ def _free_port(host: str) -> int:
 
 
 def _listening_here(port: int) -> bool:
-    """Does a listening port of this process's reactor hold *port*?"""
+    """Does a listening port of this process's reactor hold *port*?  Reactor thread."""
     from twisted.internet import reactor
     from twisted.internet.tcp import Port
 
