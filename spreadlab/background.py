@@ -156,6 +156,18 @@ class CellOutput:
             return cls()
         return cls(shell, shell.get_parent())
 
+    @property
+    def cell_id(self) -> str | None:
+        """The notebook's id for the cell (JupyterLab sends it; it stays the
+        same when the cell is run again), or None.  Any thread."""
+        return ((self._parent or {}).get("metadata") or {}).get("cellId")
+
+    @property
+    def run_id(self) -> str | None:
+        """The id of this run of the cell (its execute request), or None.
+        Any thread."""
+        return ((self._parent or {}).get("header") or {}).get("msg_id")
+
     @contextmanager
     def routed(self) -> Iterator[None]:
         """Within the block, output of the calling thread goes to this cell.

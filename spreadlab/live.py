@@ -17,9 +17,10 @@ server wrote to this room's own clients has arrived, and every connection
 that is closing has closed on both sides.  So a lesson reads the same with
 either kind of room.
 
-Re-running a cell that makes a room on a fixed port replaces the room this
-process had on that port; a port held by another program is reported with
-what to do.
+Running a notebook cell again stops the rooms its earlier run made (by the
+cell id JupyterLab sends), and a room on a fixed port replaces the room this
+process had on that port: no "address already in use".  A port held by
+another program is reported with what to do.
 
 Use a room from the notebook's thread (any thread but the reactor's).
 """
@@ -53,6 +54,7 @@ DEFAULT_ENDPOINT = "tcp:0:interface=127.0.0.1"
 
 _rooms_lock = threading.Lock()
 _rooms: dict[int, "LiveRoom"] = {}  # the rooms of this process, by port
+_cells: dict[str, tuple[str, list["LiveRoom"]]] = {}  # cell id -> (its last run, the rooms it made)
 
 
 class PortInUse(OSError):
@@ -399,9 +401,27 @@ class LiveRoom:
         self._port = None
         self.reactor = start_reactor()
         self.clock = self.reactor
+        self._stop_earlier_runs()
         self._listen()
 
     # --- listening ---------------------------------------------------------------
+
+    def _stop_earlier_runs(self) -> None:
+        """Stop the rooms that an earlier run of this notebook cell made: the
+        cell was run again, and its variables now name the new ones."""
+        cell, run = self._output.cell_id, self._output.run_id
+        if not cell or not run:
+            return
+        with _rooms_lock:
+            last_run, rooms = _cells.get(cell, (None, []))
+            if last_run == run:
+                rooms.append(self)  # a second room made by the same run
+                return
+            _cells[cell] = (run, [self])
+        for earlier in rooms:
+            if earlier.listening:
+                earlier.stop()
+                print(f"(stopped the room on {earlier.address} that an earlier run of this cell made)")
 
     def _listen(self) -> None:
         wrapper = _RecordingFactory(self)

@@ -73,6 +73,12 @@ with socket.create_connection(("127.0.0.1", port.getHost().port)) as s:
     time.sleep(0.3)
 """
 
+A_CELL_RUN_TWICE = """
+made = globals().setdefault("made", [])
+made.append(LiveRoom(Factory.forProtocol(Loud)))
+made[-1].connect()
+"""
+
 RUN_AGAIN = """
 from twisted.internet import reactor
 reactor.run()
@@ -86,9 +92,15 @@ class Kernel:
         self.manager, self.client = start_new_kernel(startup_timeout=60)
         self.messages: list[dict] = []
 
-    def run(self, code: str, timeout: float = 30) -> tuple[str, dict]:
-        """Run one cell; return its msg_id and its execute_reply content."""
-        msg_id = self.client.execute(code)
+    def run(self, code: str, timeout: float = 30, cell_id: str | None = None) -> tuple[str, dict]:
+        """Run one cell (with the cell id JupyterLab would send, if given);
+        return its msg_id and its execute_reply content."""
+        content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                   "allow_stdin": False, "stop_on_error": True}
+        request = self.client.session.msg("execute_request", content,
+                                          metadata={"cellId": cell_id} if cell_id else {})
+        self.client.shell_channel.send(request)
+        msg_id = request["header"]["msg_id"]
         deadline = time.monotonic() + timeout
         idle = False
         while not idle:
@@ -152,6 +164,14 @@ def test_live_room_in_a_kernel_output_errors_and_a_quick_shutdown():
         kernel.run("pass")
         assert "protocol got b'plain\\n'" in kernel.output(cell_d)
         assert "protocol got" not in kernel.output(cell_e)
+
+        # Running the same cell again stops the room its first run made.
+        kernel.run(A_CELL_RUN_TWICE, cell_id="cell-f")
+        second_run, reply = kernel.run(A_CELL_RUN_TWICE, cell_id="cell-f")
+        assert reply["status"] == "ok", reply
+        assert "that an earlier run of this cell made" in kernel.output(second_run)
+        check, _ = kernel.run("print([room.listening for room in made], room.listening)")
+        assert "[False, True] True" in kernel.output(check)  # the room of cell A is not touched
 
         started = time.monotonic()
         _, reply = kernel.run(RUN_AGAIN, timeout=10)
