@@ -55,19 +55,23 @@ def _parser() -> argparse.ArgumentParser:
         help="a Twisted server endpoint string, such as tcp:8007:interface=127.0.0.1 "
         "(instead of --port and --host; note that tcp:8007 alone listens on all interfaces)",
     )
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (default %(default)s; 0: any free port)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help="TCP port (default %(default)s; 0: any free port)")
     serve.add_argument(
         "--host", default="127.0.0.1",
-        help="address to listen on (default %(default)s, this machine only; 0.0.0.0 lets anyone on the network connect)",
+        help="address to listen on (default %(default)s, this machine only; "
+        "0.0.0.0 lets anyone on the network connect)",
     )
     serve.add_argument("--max-clients", type=int, default=100, metavar="N",
                        help="refuse connections beyond N clients (default %(default)s)")
     serve.add_argument("--max-line", type=int, default=4096, metavar="BYTES",
                        help="longest line relayed; longer ones get an error back (default %(default)s)")
     serve.add_argument("--max-backlog", type=int, default=1 << 20, metavar="BYTES",
-                       help="bytes waiting for a client that does not read before it is dropped (default %(default)s)")
+                       help="bytes waiting for a client that does not read before it is dropped "
+                       "(default %(default)s)")
     serve.add_argument("--rate", type=float, default=10.0, metavar="LINES_PER_SEC",
-                       help="lines per second a client may send before it is slowed down (default %(default)s; 0: no limit)")
+                       help="lines per second a client may send before it is slowed down "
+                       "(default %(default)s; 0: no limit)")
     serve.add_argument("--burst", type=int, default=None, metavar="LINES",
                        help="lines a client may send at once before the rate applies (default: twice the rate)")
     serve.add_argument("--verbose", action="store_true", help="also log Twisted's own informational messages")

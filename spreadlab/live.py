@@ -142,10 +142,12 @@ class _ServerSide(ProtocolWrapper):
         self.connected = 0
         self.disconnecting = 1
         self.lost = True
-        self.room.trace.record(T.LOST, self.client.name, detail=f"{reason.type.__name__}: {reason.getErrorMessage()}")
+        why = f"{reason.type.__name__}: {reason.getErrorMessage()}"
+        self.room.trace.record(T.LOST, self.client.name, detail=why)
         self.factory.unregisterProtocol(self)
         try:
-            self.room._call(self.client, "connectionLost", lambda: self.wrappedProtocol.connectionLost(reason))
+            wrapped = self.wrappedProtocol
+            self.room._call(self.client, "connectionLost", lambda: wrapped.connectionLost(reason))
         finally:
             self.room._changed()
             self.whenLost.callback(None)
@@ -251,8 +253,8 @@ class LiveClient:
 
     @property
     def connected(self) -> bool:
-        """True from the server's ``connectionMade`` until the connection is
-        closed on both sides.  Any thread."""
+        """True from the server's ``connectionMade`` until either side
+        sees the connection lost.  Any thread."""
         server = self.transport
         return server is not None and not server.lost and (self.external or not self._end_lost)
 
@@ -305,7 +307,8 @@ class LiveClient:
             self._sent += len(chunk)
             target = self._sent
             self.room._wait(
-                lambda: server.received >= target or not server.reading or server.disconnecting or not self.connected,
+                lambda: (server.received >= target or not server.reading
+                         or server.disconnecting or not self.connected),
                 timeout, lambda: f"the server did not read what {self.name} sent",
             )
         self.room.settle(timeout)
@@ -676,7 +679,8 @@ class LiveRoom:
             server = client.transport
             if client.external or server is None:
                 continue
-            if server.lost != client._end_lost or ((server.disconnecting or client._closing) and not server.lost):
+            closing = server.disconnecting or client._closing
+            if server.lost != client._end_lost or (closing and not server.lost):
                 pending.append(f"{client.name} is still closing")
             elif client._arrived < server.written:
                 pending.append(f"{client.name} has {client._arrived} of the {server.written} bytes written to it")
