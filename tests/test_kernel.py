@@ -180,11 +180,18 @@ def test_live_room_in_a_kernel_output_errors_and_a_quick_shutdown():
         assert reply["ename"] == "ReactorRunsInBackground"
         assert "already running, in a background thread" in reply["evalue"]
     finally:
+        # Shut down as JupyterLab does (a shutdown request), and time the
+        # kernel's process until it has exited.
         process = kernel.manager.provisioner.process
         started = time.monotonic()
-        kernel.client.stop_channels()
-        kernel.manager.shutdown_kernel(now=False)
+        kernel.client.shutdown()
+        try:
+            process.wait(timeout=10)
+        except Exception:
+            pass
         shutdown = time.monotonic() - started
+        kernel.client.stop_channels()
+        kernel.manager.shutdown_kernel(now=True)  # cleans up; kills it if it is still there
     print(f"kernel shutdown took {shutdown:.2f} s")
     assert shutdown < 2.0, f"kernel shutdown took {shutdown:.2f} s"
     assert process.returncode == 0  # it exited by itself, it was not killed
