@@ -63,6 +63,7 @@ DEFAULT_TIMEOUT = 10.0
 
 _lock = threading.RLock()
 _thread: threading.Thread | None = None
+_prepared = False  # the pool, the log observer and the guards are in place
 _SHOWN = "_spreadlab_shown"  # set on exceptions already shown to the learner
 _OUR_FILES = {__file__, __file__.replace("background.py", "live.py")}
 
@@ -275,12 +276,18 @@ def start_reactor(timeout: float = 5.0):
 
 
 def _ensure_running(timeout: float = 5.0):
-    """Start the reactor thread unless the reactor already runs."""
-    global _thread
+    """Start the reactor thread unless the reactor already runs (started by
+    us, or by someone else in a thread of their own).  Any thread but the
+    reactor's."""
+    global _thread, _prepared
     reactor = _reactor()
     with _lock:
-        if reactor.running:
+        if not _prepared:
+            _keep_pool_from_blocking_exit(reactor)
+            _observe_logs()
             _guard(reactor)
+            _prepared = True
+        if reactor.running:
             return reactor
         if getattr(reactor, "_startedBefore", False):
             raise ReactorStopped(
@@ -288,20 +295,14 @@ def _ensure_running(timeout: float = 5.0):
                 "process (ReactorNotRestartable).  Restart the kernel "
                 "(Kernel > Restart Kernel) to start afresh."
             )
-        if _thread is not None and _thread.is_alive():
-            pass  # started, not yet running: wait below
-        else:
-            _keep_pool_from_blocking_exit(reactor)
-            _observe_logs()
-            _guard(reactor)
-            running = threading.Event()
-            reactor.callWhenRunning(running.set)
-            _thread = threading.Thread(
-                target=_run, args=(reactor,), name="Twisted reactor (spreadlab)", daemon=True
-            )
-            _thread.start()
-            if not running.wait(timeout):
-                raise TimeoutError(f"the reactor thread did not start within {timeout} s")
+        running = threading.Event()
+        reactor.callWhenRunning(running.set)
+        _thread = threading.Thread(
+            target=_run, args=(reactor,), name="Twisted reactor (spreadlab)", daemon=True
+        )
+        _thread.start()
+        if not running.wait(timeout):
+            raise TimeoutError(f"the reactor thread did not start within {timeout} s")
     return reactor
 
 
