@@ -197,6 +197,20 @@ def test_a_port_in_use_is_reported(serve, tmp_path):
     assert "choose another port with --port" in done.stderr
 
 
+def test_max_clients_refuses_the_next_and_then_admits_again(serve, peers):
+    server = serve("--max-clients", "2")
+    a, b = peers(server.port), peers(server.port)
+    third = Peer(server.port)
+    try:
+        assert third.closed.wait(5) and third.data == b""  # refused: closed at once
+        server.wait_for(r"refused 127\.0\.0\.1:\d+: 2 clients already connected \(the maximum\)")
+    finally:
+        third.close()
+    b.close()
+    server.wait_for(r"client 2 disconnected")
+    assert peers(server.port).lines == [welcome(2)]  # a place is free again
+
+
 def test_listening_on_all_interfaces_prints_a_warning(capsys):
     # The banner alone, so that the test never opens a port beyond loopback.
     args = argparse.Namespace(max_clients=100, max_line=4096, rate=10.0)
