@@ -237,9 +237,10 @@ class Board(widgets.VBox):
         ]
         if list(self.sender.options) != options:
             chosen = self.sender.value
+            names = [name for _, name in options]
             self.sender.options = options
-            if chosen in dict(options).values():
-                self.sender.value = chosen
+            # keep the choice if that client is still here, else the first one
+            self.sender.value = chosen if chosen in names else (names[0] if names else None)
 
     # --- controls (kernel's thread) -----------------------------------------
 

@@ -484,3 +484,23 @@ def test_a_huge_chunk_is_drawn_cut_short():
         shown = bytes_html(data, 40)
         assert shown.endswith("…") and len(shown) < 5_000
         assert_inert(shown)
+
+
+def test_the_sender_list_always_has_a_connected_client_chosen(room):
+    room.connect()
+    room.connect()
+    board = Board(room)
+    assert board.sender.value == "client 1"  # ready to send without picking
+    board.sender.value = "client 2"
+    board.add_button.click()
+    board.flush()
+    assert board.sender.value == "client 3"  # the one just added
+    room.client("client 3").close()
+    board.flush()
+    assert board.sender.value == "client 1"
+    for client in room.clients:
+        client.close()
+    board.flush()
+    assert board.sender.value is None
+    board.send_button.click()
+    assert board.status.value == "add a client first"
