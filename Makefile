@@ -9,7 +9,7 @@ STAMP := $(VENV)/.spreadlab-installed
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test env clean slides
+.PHONY: lab test env clean slides bench
 
 env: $(STAMP)
 
@@ -30,6 +30,9 @@ test: $(STAMP)
 
 slides: $(STAMP)
 	$(BIN)/python -m spreadlab.slides $(SLIDES_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
