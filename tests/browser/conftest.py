@@ -85,11 +85,14 @@ CHROMIUM_ARGS = [
 
 # Console messages that are JupyterLab's own noise, not a lesson's problem.
 # Keep this list short and specific: each entry hides a whole class of message.
+# Each entry is (message pattern, pattern of the URL the message is about).
 BENIGN_CONSOLE = [
-    # The browser's own report of a failed request: the failing request is
-    # what matters and is reported by the page if it matters (e.g. favicon,
-    # optional translations, the offline news feed).
-    re.compile(r"^Failed to load resource: the server responded with a status of 404"),
+    # JupyterLab's own optional requests when the server has no such service
+    # (no language server extension) or no icon.
+    (
+        re.compile(r"^Failed to load resource: the server responded with a status of 404"),
+        re.compile(r"/lsp/|/favicon"),
+    ),
 ]
 
 # User settings written into the server's private settings folder.
@@ -195,10 +198,6 @@ def _write_lab_config(base: Path) -> dict[str, Path]:
     labconfig = dirs["config"] / "labconfig"
     labconfig.mkdir(exist_ok=True)
     (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": DISABLED_EXTENSIONS}))
-    # No language server for a test run: it only costs CPU.
-    (dirs["config"] / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_lsp": False}}})
-    )
     return dirs
 
 
@@ -240,8 +239,7 @@ def start_lab_server(base: Path, notebooks: Path = NOTEBOOKS) -> LabServer:
         "--LabApp.news_url=",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
-    LAB_LOGS.mkdir(parents=True, exist_ok=True)
-    log_path = LAB_LOGS / "jupyter-lab.log"
+    log_path = base / "jupyter-lab.log"  # copied to test-artifacts/lab/ when the server stops
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -281,6 +279,9 @@ def stop_lab_server(server: LabServer) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(server.proc.pid, signal.SIGKILL)
             server.proc.wait(timeout=10)
+    with contextlib.suppress(OSError):
+        LAB_LOGS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(server.log_path, LAB_LOGS / "jupyter-lab.log")
 
 
 # ------------------------------------------------------------- the results
@@ -379,6 +380,7 @@ class LabNotebook:
         self.path = path
         self.page = page
         self.console_errors: list[str] = []
+        self.ignored_console: list[str] = []  # matched BENIGN_CONSOLE, kept for debugging
         self.kernel_errors: list[str] = []
         self.started = time.monotonic()
         self.tags = _cell_tags(self.server.root / path)
@@ -391,9 +393,13 @@ class LabNotebook:
         if msg.type != "error":
             return
         text = msg.text
-        if any(p.search(text) for p in BENIGN_CONSOLE):
+        url = ""
+        with contextlib.suppress(Exception):
+            url = msg.location.get("url", "") or ""
+        if any(p.search(text) and u.search(url) for p, u in BENIGN_CONSOLE):
+            self.ignored_console.append(f"{text} ({url})")
             return
-        self.console_errors.append(text)
+        self.console_errors.append(f"{text} ({url})" if url and "Failed to load resource" in text else text)
 
     def _on_websocket(self, ws: Any) -> None:
         if "/api/kernels/" not in ws.url:
@@ -621,7 +627,15 @@ class Lab:
     def run_notebook(self, path: str, screenshot: str | None = None) -> LabRun:
         """Open, run all, collect, screenshot: the whole check for one notebook."""
         with self.open(path) as nb:
-            nb.run_all()
+            try:
+                nb.run_all()
+            except Exception as exc:  # keep what the page showed, for a person to look at
+                shot, partial = None, ""
+                with contextlib.suppress(Exception):
+                    shot = nb.screenshot(screenshot)
+                with contextlib.suppress(Exception):
+                    partial = nb.collect().report()
+                pytest.fail(f"{type(exc).__name__}: {exc}\nscreenshot: {shot}\n{partial}", pytrace=False)
             run = nb.collect()
             run.screenshot = nb.screenshot(screenshot)
             run.seconds = time.monotonic() - nb.started
