@@ -204,9 +204,6 @@ class CellOutput:
             pass
 
 
-_default_output = CellOutput()
-
-
 @provider(ILogObserver)
 def _show_problems(event: dict) -> None:
     """Show warnings and errors logged by Twisted (with their traceback) on
@@ -261,8 +258,6 @@ def start_reactor(timeout: float = 5.0):
     _ensure_running(timeout)
     output = CellOutput.here()
     if output._shell is not None:
-        global _default_output
-        _default_output = output
         started = threading.Event()
 
         def route_reactor_thread() -> None:
