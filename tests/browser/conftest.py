@@ -1,11 +1,12 @@
 """The real-browser harness: JupyterLab driven by headless Chromium (Playwright).
 
-One JupyterLab server is started per test session, in a temporary copy of
+One JupyterLab server is started for the tests of this folder, in a temporary copy of
 ``notebooks/`` (so nothing a run writes, outputs or checkpoints, ever reaches
 the repository's clean notebooks), with its own settings, workspaces, config,
 runtime and IPython folders, a random token and a free loopback port.  One
-Chromium is launched per session; every notebook gets a fresh browser context,
-page and JupyterLab workspace.
+Chromium is launched for them; every notebook gets a fresh browser context,
+page and JupyterLab workspace.  The kernels import the checkout under test
+(``PYTHONPATH`` is the repository).
 
 Fixtures (all need the ``browser`` marker; the gate in ``tests/conftest.py``
 skips them when Chromium or Playwright is missing, or fails them when
@@ -114,7 +115,6 @@ DISABLED_EXTENSIONS = {
     "@jupyterlab/extensionmanager-extension": True,
 }
 
-WIDGET_ERROR_TEXTS = ("Click to show javascript error", "Error displaying widget")
 # A stderr output that is an exception rather than a warning or a log line.
 _TRACEBACK_RE = re.compile(
     r"Traceback \(most recent call last\)"
@@ -675,7 +675,13 @@ def chromium_executable() -> str | None:
 
 @pytest.fixture(scope="package")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    server = start_lab_server(tmp_path_factory.mktemp("jupyterlab"))
+    for attempt in range(3):
+        try:
+            server = start_lab_server(tmp_path_factory.mktemp("jupyterlab"))
+            break
+        except RuntimeError as error:  # e.g. the free port was taken meanwhile
+            if attempt == 2 or "exited" not in str(error):
+                raise
     try:
         yield server
     finally:
