@@ -315,7 +315,7 @@ class LiveClient:
         return self
 
     def close(self, timeout: float | None = None) -> None:
-        """Close from the client's side (like Ctrl-D in ``nc``) and wait
+        """Close from the client's side (like quitting ``nc``) and wait
         until both sides have closed: the server's protocol gets
         ``connectionLost`` with ``ConnectionDone``.  A client from outside
         is closed by the server instead.  Notebook's thread."""
