@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import socket
 import struct
+import sys
 import threading
 import time
 from typing import Callable
@@ -452,6 +453,10 @@ class LiveRoom:
         self.host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(address.host, address.host)
         with _rooms_lock:
             _rooms[self.port] = self
+        if self.interface in ("0.0.0.0", "::", ""):
+            print(f"warning: this room listens on all network interfaces: anyone who can reach this "
+                  f"machine on port {self.port} can connect, read what is said and send text to "
+                  "everyone.  Use interface=127.0.0.1 unless others must connect.", file=sys.stderr)
 
     def _cannot_listen(self, error: CannotListenError) -> OSError:
         port, why = error.port, error.socketError
