@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 
 import ipywidgets as widgets
 
@@ -65,6 +66,8 @@ class Redrawer:
         self._pending = False
         self._lock = threading.Lock()
         self._last = -float("inf")
+        if loop is not None:
+            _flush_when_cells_finish(self)
 
     def request(self) -> None:
         """Ask for a drawing.  Any thread; cheap enough to call per event."""
@@ -94,7 +97,8 @@ class Redrawer:
 
     def flush(self) -> bool:
         """Draw now if a drawing is pending; returns whether it drew.  Call it
-        from the loop's thread (or, without a loop, from the caller's)."""
+        from the loop's thread (or, without a loop, from the caller's).  In
+        IPython it is also called when each cell finishes."""
         with self._lock:
             if not self._pending:
                 return False
@@ -103,6 +107,37 @@ class Redrawer:
         self.redraws += 1
         self._draw()
         return True
+
+
+# Redrawers to flush when an IPython cell finishes (weakly held: a board that
+# is gone is forgotten).
+_flushed_after_cells: "weakref.WeakSet[Redrawer]" = weakref.WeakSet()
+
+
+def _flush_when_cells_finish(redrawer: Redrawer) -> None:
+    """In IPython, draw what is pending as each cell finishes (kernel's
+    thread): the learner sees the result at once, and the drawing belongs to
+    that cell, so a notebook executed by nbclient (exported HTML, slides)
+    keeps the board as the cell left it.  The loop's drawing still handles
+    what arrives between cells, from the reactor thread."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    _flushed_after_cells.add(redrawer)
+    if _after_cell not in shell.events.callbacks["post_run_cell"]:
+        shell.events.register("post_run_cell", _after_cell)
+
+
+def _after_cell(result=None) -> None:
+    for redrawer in list(_flushed_after_cells):
+        try:
+            redrawer.flush()
+        except Exception:  # a broken drawing must not break every cell after it
+            pass
 
 
 def close_all(widget) -> None:

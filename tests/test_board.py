@@ -504,3 +504,32 @@ def test_the_sender_list_always_has_a_connected_client_chosen(room):
     assert board.sender.value is None
     board.send_button.click()
     assert board.status.value == "add a client first"
+
+
+@pytest.mark.kernel
+def test_in_a_kernel_each_cell_leaves_the_board_drawn_and_the_notebook_keeps_it():
+    """Run by nbclient, as the slides and exported HTML are: the drawing made
+    when a cell finishes is part of that cell, so the saved widget state
+    shows the board as the cell left it."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(source)
+        for source in (
+            "from spreadlab import Board, MemoryRoom, SpreadFactory\n"
+            "room = MemoryRoom(SpreadFactory())\n"
+            "alice, bob = room.connect(), room.connect()\n"
+            "board = Board(room)\nboard",
+            "for i in range(10_000):\n    alice.send(f'burst {i}\\n')",
+            "print(board.redraws)",
+        )
+    ]
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    state = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
+    pictures = [m["state"]["value"] for m in state.values() if "spreadlab-scene" in m["state"].get("value", "")]
+    assert len(pictures) == 1
+    assert "client 1: burst 9999" in pictures[0]
+    assert "9,993 earlier lines hidden" in pictures[0]  # the welcome and 10,000 lines, 8 shown
+    assert int(nb.cells[2].outputs[0]["text"]) <= 3  # 10,000 messages, a few drawings
