@@ -15,6 +15,7 @@ notebooks use `spreadlab.background` instead.
 from __future__ import annotations
 
 import argparse
+import errno
 import socket
 import sys
 import time
@@ -93,7 +94,12 @@ def serve(args: argparse.Namespace) -> int:
         burst=args.burst,
     )
     if args.endpoint:
-        endpoint = serverFromString(reactor, args.endpoint)
+        try:
+            endpoint = serverFromString(reactor, args.endpoint)
+        except (ValueError, TypeError, KeyError) as error:
+            print(f"error: not a server endpoint string: {args.endpoint!r} ({error}); "
+                  "for example tcp:8007:interface=127.0.0.1", file=sys.stderr)
+            return 2
     elif ":" in args.host:
         endpoint = TCP6ServerEndpoint(reactor, args.port, backlog=511, interface=args.host)
     else:
@@ -112,7 +118,7 @@ def serve(args: argparse.Namespace) -> int:
             error = failure.value
             where = f"{error.interface or 'all interfaces'} port {error.port}"
             print(f"error: cannot listen on {where}: {error.socketError}.", file=sys.stderr)
-            if getattr(error.socketError, "errno", None) == 98:  # EADDRINUSE
+            if getattr(error.socketError, "errno", None) == errno.EADDRINUSE:
                 print("Another program (another spreadlab serve?) holds that port: stop it, "
                       "or choose another port with --port.", file=sys.stderr)
         else:
