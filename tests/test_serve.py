@@ -186,6 +186,11 @@ def test_banner_logs_and_a_clean_ctrl_c(serve, peers):
     assert server.output.endswith("stopped.\n")
 
 
+def test_an_endpoint_string_instead_of_host_and_port(serve, peers):
+    server = serve("tcp:0:interface=127.0.0.1")
+    assert peers(server.port).lines == [welcome(1)]
+
+
 def test_a_port_in_use_is_reported(serve, tmp_path):
     server = serve()
     done = subprocess.run(
