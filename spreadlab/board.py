@@ -229,6 +229,14 @@ class Board(widgets.VBox):
         by itself; call it from a script or a test.  Kernel's thread."""
         return self._redrawer.flush()
 
+    def snapshot(self) -> "Still":
+        """A still picture of the room as it is now: plain HTML that stays as
+        it was (in the notebook, in exported HTML and slides) while the board
+        moves on.  Kernel's thread."""
+        self._redrawer.request()
+        self._redrawer.flush()
+        return Still(self.picture.value)
+
     def timeline(self):
         """A `spreadlab.timeline.Timeline` over this room's trace."""
         from .timeline import Timeline
@@ -319,6 +327,19 @@ class Board(widgets.VBox):
         client = _lookup(self.room, name)
         client.abort() if abort else client.close()
         return f"{html_text(name)} {'aborted' if abort else 'closed'}"
+
+
+class Still:
+    """A picture that does not change: shows as its HTML in a notebook."""
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return "<a still picture of a spreadlab board>"
 
 
 def _supports_chunks(room) -> bool:

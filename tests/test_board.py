@@ -533,3 +533,16 @@ def test_in_a_kernel_each_cell_leaves_the_board_drawn_and_the_notebook_keeps_it(
     assert "client 1: burst 9999" in pictures[0]
     assert "9,993 earlier lines hidden" in pictures[0]  # the welcome and 10,000 lines, 8 shown
     assert int(nb.cells[2].outputs[0]["text"]) <= 3  # 10,000 messages, a few drawings
+
+
+def test_a_snapshot_keeps_the_moment_it_was_taken(room):
+    alice, bob = room.connect(), room.connect()
+    board = Board(room)
+    alice.send("<img src=x onerror=alert(1)>\n")
+    still = board.snapshot()  # drawn now, without waiting for the loop
+    bob.send("later\n")
+    board.flush()
+    assert "client 1: &lt;img src=x onerror=alert(1)&gt;" in still._repr_html_()
+    assert "later" not in still._repr_html_()
+    assert "client 2: later" in card_html(board, "client 1")
+    assert_inert(still._repr_html_())
