@@ -551,3 +551,55 @@ def test_checkers_never_raise_on_broken_code(checker):
     report = checker(Broken)
     assert not report.passed
     assert all("RuntimeError: half-written" in r.seen for r in report.failed)
+
+
+# --- the solutions folded away in the notebooks pass their checkers ---------------
+
+def _notebook_solutions():
+    """(notebook, class name, source) for each <details> solution in lessons 02-04."""
+    import json
+    import pathlib
+    import re
+
+    folder = pathlib.Path(__file__).parent.parent / "notebooks"
+    found = []
+    for name in ("02-protocol.ipynb", "03-factory.ipynb", "04-transport.ipynb"):
+        nb = json.loads((folder / name).read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            text = "".join(cell["source"])
+            if cell["cell_type"] == "markdown" and "<summary>Solution</summary>" in text:
+                source = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+                last_class = re.findall(r"^class (\w+)", source, re.M)[-1]
+                found.append((name, last_class, source))
+    return found
+
+
+CHECKERS_BY_CLASS = {
+    "ShoutingEcho": check_shouting_echo,
+    "LineCounter": check_line_counter,
+    "Counted": None,  # checked through CountingFactory below
+    "AtMostThree": check_refusing_factory,
+    "Goodbye": check_goodbye,
+    "WhoAmI": check_peer_report,
+}
+
+
+def test_every_notebook_solution_passes_its_checker():
+    solutions = _notebook_solutions()
+    assert len(solutions) == 6
+    namespace = {"Protocol": Protocol, "Factory": Factory, "LineReceiver": LineReceiver, "WELCOME": WELCOME}
+    for notebook, name, source in solutions:
+        exec(compile(source, f"<{notebook} solution>", "exec"), namespace)
+        if name == "Counted":  # the notebook's CountingFactory uses the solution's Counted
+            class CountingFactory(Factory):
+                protocol = namespace["Counted"]
+
+                def __init__(self):
+                    self.numProtocols = 0
+                    self.clients = set()
+
+            namespace["CountingFactory"] = CountingFactory
+            report = check_counting_factory(CountingFactory)
+        else:
+            report = CHECKERS_BY_CLASS[name](namespace[name])
+        assert report.passed, f"{notebook}: the solution for {name} fails:\n{report}"

@@ -35,7 +35,7 @@ def check_shouting_echo(protocol_class) -> Report:
     report = Report(f"{_name(protocol_class)}: an echo that shouts")
     with report.step(
         "a line comes back in upper case",
-        hint="transport.write takes bytes, never str. dataReceived is given bytes, and bytes have .upper() too.",
+        hint="dataReceived is given bytes, and bytes have .upper() too. transport.write takes bytes, never str.",
     ):
         with _learner_code():
             room, client = _room_with_client(protocol_class)
