@@ -31,7 +31,7 @@ from spreadlab import slides
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "build" / "slides-cache"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("SPREADLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 REQUIRE = os.environ.get("SPREADLAB_REQUIRE_BROWSER") == "1"
 
 SVG = (
