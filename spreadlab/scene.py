@@ -305,9 +305,8 @@ def _card_html(card: Card, x: float, y: float, focus: bool, role: str, tag: str)
         f'<span style="font-weight:normal;color:#495057">{html_text(tag)}</span>'
         f'<span style="font-weight:normal;color:{colour}"> {card.state}{badge}</span></div>'
         f"{detail}{hidden}"
-        # the newest lines stay in view: when they overflow, the oldest are cut
-        f'<div style="flex:1;min-height:0;overflow:hidden;display:flex;flex-direction:column;'
-        f'justify-content:flex-end;font-family:{_MONO};font-size:11px;line-height:14px;color:#212529">'
+        f'<div style="flex:1;min-height:0;overflow:hidden;'
+        f'font-family:{_MONO};font-size:11px;line-height:14px;color:#212529">'
         f'{"".join(lines)}</div></div>'
     )
 
