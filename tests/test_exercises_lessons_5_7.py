@@ -395,3 +395,59 @@ def test_a_server_that_spreads_nothing_gets_one_blocked_line_not_five_failures()
     assert any("(6 checks)" in w for w in whats)
     assert "numProtocols counts down when a client sends close" not in whats  # close fails already
     assert len(report.results) == 9
+
+
+# --- the notebooks' folded solutions pass their checkers ---------------------------------
+
+import pathlib
+import re
+
+import nbformat
+from twisted.internet.protocol import Factory as _Factory
+from twisted.protocols.basic import LineReceiver as _LineReceiver
+
+import spreadlab
+
+NOTEBOOKS = pathlib.Path(__file__).parent.parent / "notebooks"
+
+
+def folded_solutions(name: str) -> list[str]:
+    """The Python code of each <details> Solution block of a notebook."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    blocks = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "<summary>Solution</summary>" in cell.source:
+            blocks += re.findall(r"```python\n(.*?)```", cell.source, flags=re.S)
+    return blocks
+
+
+def namespace() -> dict:
+    ns = {name: getattr(spreadlab, name) for name in spreadlab.__all__}
+    ns.update(Factory=_Factory, LineReceiver=_LineReceiver, MemoryRoom=MemoryRoom,
+              check_your_tests=check_your_tests)
+    return ns
+
+
+def test_lesson_05_folded_solutions_pass():
+    spreader, nick = folded_solutions("05-spread-site.ipynb")
+    ns = namespace()
+    exec(spreader, ns)
+    assert check_spread_factory(ns["MySpreadFactory"]), "the folded Spreader solution"
+    exec(nick, ns)
+    assert check_nick_command(ns["NickFactory"]), "the folded /nick solution"
+
+
+def test_lesson_06_folded_solution_passes():
+    (idle,) = folded_solutions("06-going-live.ipynb")
+    ns = namespace()
+    exec(idle, ns)
+    assert check_idle_timeout(ns["IdleFactory"])
+
+
+def test_lesson_07_folded_solution_passes():
+    (tests,) = folded_solutions("07-testing-your-protocols.ipynb")
+    ns = namespace()
+    exec(tests, ns)
+    found = [f for name, f in ns.items() if name.startswith("test_") and callable(f)]
+    assert len(found) == len(exercises.MUTANTS)
+    assert check_your_tests(*found)
