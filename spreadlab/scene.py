@@ -208,13 +208,16 @@ SERVER_W, SERVER_H = 250, 140
 
 
 def _positions(n: int) -> list[tuple[float, float]]:
-    """Centres of *n* cards on an ellipse around the server, from the top,
-    clockwise."""
+    """Centres of *n* cards around the server, from the top, clockwise:
+    evenly spaced angles, pushed out to the edges of the stage (further from
+    the server, and so with longer arrows, than on an ellipse)."""
     cx, cy, rx, ry = STAGE_W / 2, STAGE_H / 2, (STAGE_W - CARD_W) / 2, (STAGE_H - CARD_H) / 2
     out = []
     for i in range(n):
         angle = -math.pi / 2 + 2 * math.pi * i / max(n, 1)
-        out.append((cx + rx * math.cos(angle), cy + ry * math.sin(angle)))
+        dx, dy = math.cos(angle), math.sin(angle)
+        reach = min(rx / abs(dx) if abs(dx) > 1e-9 else math.inf, ry / abs(dy) if abs(dy) > 1e-9 else math.inf)
+        out.append((cx + dx * reach, cy + dy * reach))
     return out
 
 
