@@ -8,6 +8,7 @@ run here; elsewhere ``flush()`` does what that loop would do.
 from __future__ import annotations
 
 import asyncio
+import html
 import html.parser
 import random
 import socket
@@ -168,8 +169,6 @@ def test_hostile_lines_are_shown_as_text_and_nothing_can_run(room, hostile):
     for text in (board.picture.value, board.status.value):
         assert_inert(text)
     assert f"client 1: {hostile}" in board.transcript("client 2")
-    import html
-
     assert html.escape(f"client 2: {hostile}", quote=True) in card_html(board, "client 1")
     timeline = Timeline(room.trace)
     for position in range(len(room.trace) + 1):
