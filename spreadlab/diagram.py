@@ -11,7 +11,10 @@ Why SVG and not Mermaid: JupyterLab 4 renders Mermaid itself, but exported
 HTML and nbconvert slides render it with JavaScript fetched from a CDN, so
 offline (or with scripts blocked) a Mermaid diagram is a blank box or raw
 source.  Inline SVG is plain markup: it shows in JupyterLab, in exported
-HTML and in slides with no kernel, no JavaScript and no network.
+HTML and in slides with no kernel, no JavaScript and no network.  (JupyterLab
+sanitises the HTML of an *untrusted* notebook, one reopened with outputs
+saved elsewhere, and drops the SVG there until the cell is run again; the
+lessons are stored without outputs.)
 
 Every byte from a client is escaped (`spreadlab.safety.html_text`), so a
 client cannot put markup or script into the page.  Pure function, any
