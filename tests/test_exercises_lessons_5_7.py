@@ -9,7 +9,13 @@ from twisted.protocols.basic import LineReceiver
 
 import spreadlab.exercises as exercises
 from spreadlab import MemoryRoom, SpreadFactory, WELCOME, seed
-from spreadlab.exercises import check_idle_timeout, check_nick_command, check_spread_factory, check_your_tests
+from spreadlab.exercises import (
+    check_idle_timeout,
+    check_nick_command,
+    check_spread_factory,
+    check_who_command,
+    check_your_tests,
+)
 from spreadlab.solutions import spread as solved
 from spreadlab.solutions import testing as solved_tests
 
@@ -437,11 +443,13 @@ def test_lesson_05_folded_solutions_pass():
     assert check_nick_command(ns["NickFactory"]), "the folded /nick solution"
 
 
-def test_lesson_06_folded_solution_passes():
-    (idle,) = folded_solutions("06-going-live.ipynb")
+def test_lesson_06_folded_solutions_pass():
+    idle, who = folded_solutions("06-going-live.ipynb")
     ns = namespace()
     exec(idle, ns)
     assert check_idle_timeout(ns["IdleFactory"])
+    exec(who, ns)
+    assert check_who_command(ns["WhoFactory"])
 
 
 def test_lesson_07_folded_solution_passes():
@@ -451,3 +459,46 @@ def test_lesson_07_folded_solution_passes():
     found = [f for name, f in ns.items() if name.startswith("test_") and callable(f)]
     assert len(found) == len(exercises.MUTANTS)
     assert check_your_tests(*found)
+
+
+# --- check_who_command ----------------------------------------------------------------------
+
+
+
+def test_who_solution_passes_and_the_plain_server_does_not():
+    assert check_who_command(solved.WhoFactory)
+    assert not check_who_command(SpreadFactory)
+
+
+def who_without_strip(self, line):
+    if line == b"/who":  # telnet's \r is still there
+        self.transport.write(", ".join(c.name for c in self.factory.clients).encode() + b"\r\n")
+        return
+    solved.Spreader.lineReceived(self, line)
+
+
+def who_to_everyone(self, line):
+    if line.rstrip(b"\r") == b"/who":
+        names = ", ".join(c.name for c in self.factory.clients).encode() + b"\r\n"
+        for client in self.factory.clients:
+            client.transport.write(names)
+        return
+    solved.Spreader.lineReceived(self, line)
+
+
+def who_counts_only(self, line):
+    if line.rstrip(b"\r") == b"/who":
+        self.transport.write(b"%d connected\r\n" % len(self.factory.clients))
+        return
+    solved.Spreader.lineReceived(self, line)
+
+
+@pytest.mark.parametrize("method, step, words", [
+    (who_without_strip, "/who from telnet (ended by \\r\\n) works too", "trailing \\r"),
+    (who_to_everyone, "/who is not spread to the others", "stop there"),
+    (who_counts_only, "/who answers the sender with one line naming everyone connected", "name"),
+])
+def test_who_mistakes(method, step, words):
+    factory_class = type("F", (SpreadFactory,), {"protocol": type("P", (solved.Spreader,), {"lineReceived": method})})
+    misses = failed(check_who_command(factory_class))
+    assert step in misses and words in misses[step]

@@ -4,6 +4,7 @@
 - `check_nick_command`: a ``/nick NAME`` command on top of it.
 - `check_idle_timeout`: a server that drops clients silent for 30 seconds,
   timed with the factory's clock (a ``twisted.internet.task.Clock`` here).
+- `check_who_command`: a ``/who`` command that lists who is connected.
 
 Each checker takes your factory *class* (it makes fresh factories, one per
 scenario, by calling it with no arguments), runs it in memory rooms and
@@ -20,7 +21,7 @@ from twisted.internet.task import Clock
 from ..memory import MemoryRoom
 from .report import Report, Result, expect
 
-__all__ = ["check_spread_factory", "check_nick_command", "check_idle_timeout"]
+__all__ = ["check_spread_factory", "check_nick_command", "check_idle_timeout", "check_who_command"]
 
 
 # --- helpers -------------------------------------------------------------------
@@ -367,5 +368,68 @@ def check_idle_timeout(factory_class, seconds: float = 30) -> Report:
             c.abort()
             left = room.clock.getDelayedCalls()
             expect(not left, f"{len(left)} timed call(s) still pending after every client left")
+
+    return report
+
+
+# --- lesson 06, going further: /who ------------------------------------------------------
+
+
+def _name_of(client) -> str:
+    """The name the server's protocol gives *client* (its ``name``
+    attribute), else the room's name for it."""
+    name = getattr(client.protocol, "name", None) or client.name
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+
+
+def check_who_command(factory_class) -> Report:
+    """Check a ``/who`` command: pass the factory class.
+
+    ``/who`` answers its sender, and only its sender, with one line naming
+    every client connected now (the names the protocols use: their ``name``
+    attribute)."""
+    report = Report("/who")
+    hint_list = ("the factory knows every connection and each protocol knows its own name: "
+                 "join the names into one line and write it to this client only")
+
+    with report.step("/who answers the sender with one line naming everyone connected", hint=hint_list):
+        with _rooms(factory_class) as room:
+            a, b, c = room.connect(), room.connect(), room.connect()
+            mark = _mark([a])
+            a.send(b"/who\n")
+            got = _new_lines(a, mark)
+            expect(len(got) == 1, f"{a.name} received {got!r} (expected one line)")
+            missing = [_name_of(x) for x in (a, b, c) if _name_of(x) not in got[0]]
+            expect(not missing, f"the line {got[0]!r} does not name {', '.join(missing)}")
+
+    with report.step("/who is not spread to the others",
+                     hint="a command is a line you answer yourself instead of spreading it: stop there"):
+        with _rooms(factory_class) as room:
+            a, b = room.connect(), room.connect()
+            mark = _mark([b])
+            a.send(b"/who\n")
+            got = _new_lines(b, mark)
+            expect(not got, f"{b.name} received {got!r}")
+
+    with report.step("/who from telnet (ended by \\r\\n) works too",
+                     hint="telnet ends a line with \\r\\n: compare the line once a trailing \\r is stripped"):
+        with _rooms(factory_class) as room:
+            a, b = room.connect(), room.connect()
+            mark = _mark([a])
+            a.send(b"/who\r\n")
+            got = _new_lines(a, mark)
+            expect(len(got) == 1 and _name_of(b) in got[0], f"{a.name} received {got!r}")
+
+    with report.step("a client that has left is not listed",
+                     hint="list the clients the factory holds now; a connection that ended, however it "
+                          "ended, left the list in connectionLost"):
+        with _rooms(factory_class) as room:
+            a, b, c = room.connect(), room.connect(), room.connect()
+            gone = _name_of(b)
+            b.abort()
+            mark = _mark([a])
+            a.send(b"/who\n")
+            got = _new_lines(a, mark)
+            expect(len(got) == 1 and gone not in got[0] and _name_of(c) in got[0], f"{a.name} received {got!r}")
 
     return report

@@ -2,7 +2,8 @@
 
 ``MySpreadFactory`` is the Spread server built again for Python 3 (lesson 05),
 ``NickFactory`` adds ``/nick NAME`` (lesson 05, going further) and
-``IdleFactory`` drops clients silent for 30 seconds (lesson 06).
+``IdleFactory`` drops clients silent for 30 seconds and ``WhoFactory``
+answers ``/who`` (lesson 06).
 """
 
 from twisted.internet.protocol import Factory
@@ -10,7 +11,8 @@ from twisted.protocols.basic import LineReceiver
 
 from ..spread import WELCOME, SpreadFactory, Spreader
 
-__all__ = ["MySpreader", "MySpreadFactory", "NickSpreader", "NickFactory", "IdleSpreader", "IdleFactory"]
+__all__ = ["MySpreader", "MySpreadFactory", "NickSpreader", "NickFactory", "IdleSpreader", "IdleFactory",
+           "WhoSpreader", "WhoFactory"]
 
 
 class MySpreader(LineReceiver):
@@ -86,3 +88,16 @@ class IdleSpreader(Spreader):
 
 class IdleFactory(SpreadFactory):
     protocol = IdleSpreader
+
+
+class WhoSpreader(Spreader):
+    def lineReceived(self, line):
+        if line.rstrip(b"\r") == b"/who":
+            names = ", ".join(client.name for client in self.factory.clients)
+            self.transport.write(names.encode("utf-8") + b"\r\n")
+            return
+        super().lineReceived(line)
+
+
+class WhoFactory(SpreadFactory):
+    protocol = WhoSpreader
