@@ -212,8 +212,20 @@ class Trace:
     def __repr__(self) -> str:
         return f"<Trace of {len(self)} events>"
 
+    #: How many events a notebook's plain-text view shows (print() shows all).
+    SHOWN = 200
+
     def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(self.text() if not cycle else "Trace(...)")
+        if cycle:
+            printer.text("Trace(...)")
+            return
+        events = self.events
+        if len(events) <= self.SHOWN:
+            printer.text("\n".join(str(e) for e in events))
+            return
+        hidden = len(events) - self.SHOWN
+        printer.text(f"... {hidden} earlier events (print(trace) shows them all)\n")
+        printer.text("\n".join(str(e) for e in events[-self.SHOWN:]))
 
     def _repr_html_(self) -> str | None:
         """In a notebook a trace shows as a sequence diagram (static SVG that

@@ -67,3 +67,16 @@ def test_filters():
     assert room.trace.written_to("client 2").endswith(b"client 1: one\r\nclient 1: two\r\n")
     assert room.trace.received_from("client 1") == b"one\ntwo\n"
     assert {e.client for e in room.trace.of(T.WRITE)} == {"client 1", "client 2"}
+
+
+def test_a_long_trace_shows_its_last_events_in_a_notebook():
+    from IPython.lib.pretty import pretty
+
+    trace = Trace()
+    for i in range(Trace.SHOWN + 50):
+        trace.record(T.WRITE, "client 1", b"%d" % i)
+    shown = pretty(trace)
+    assert shown.splitlines()[0] == "... 50 earlier events (print(trace) shows them all)"
+    assert len(shown.splitlines()) == Trace.SHOWN + 1
+    assert shown.splitlines()[-1].endswith(f'"{Trace.SHOWN + 49}"')
+    assert len(str(trace).splitlines()) == Trace.SHOWN + 50
