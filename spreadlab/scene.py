@@ -280,9 +280,10 @@ def _card_html(card: Card, x: float, y: float, focus: bool, role: str, tag: str)
     colour = _STATE_COLOURS.get(card.state, "#868e96")
     border = "3px solid #f08c00" if focus else f"2px solid {colour}"
     badge = {"sender": " ↑sent", "receiver": " ↓got it"}.get(role, "")
-    # One line of text per line received (a long one ends in "…"), so the
-    # last `keep` lines always fit on the card.
-    one_line = "white-space:pre;overflow:hidden;text-overflow:ellipsis"
+    # Long lines wrap (the welcome's client number is at its end); the
+    # transcript is anchored at the bottom, so when lines do not all fit it
+    # is the oldest that go out of sight, never the newest.
+    one_line = "white-space:pre-wrap;overflow-wrap:anywhere"
     lines = [f'<div style="{one_line}">{bytes_html(line)}</div>' for line in card.lines]
     if card.partial:
         lines.append(
@@ -308,7 +309,7 @@ def _card_html(card: Card, x: float, y: float, focus: bool, role: str, tag: str)
         f'<span style="font-weight:normal;color:#495057">{html_text(tag)}</span>'
         f'<span style="font-weight:normal;color:{colour}"> {card.state}{badge}</span></div>'
         f"{detail}{hidden}"
-        f'<div style="flex:1;min-height:0;overflow:hidden;'
+        f'<div style="flex:1;min-height:0;overflow:hidden;display:flex;flex-direction:column;justify-content:flex-end;'
         f'font-family:{_MONO};font-size:11px;line-height:14px;color:#212529">'
         f'{"".join(lines)}</div></div>'
     )
