@@ -113,7 +113,7 @@ class Report:
             if not r.passed:
                 if r.seen:
                     item += f"<br><span style='color:#555'>seen: <code>{html.escape(r.seen)}</code></span>"
-                item += f"<br><span>💡 hint: {html.escape(r.hint)}</span>"
+                item += f"<br><span><b>Hint:</b> {html.escape(r.hint)}</span>"
             items.append(item + "</li>")
         return (
             f"<div class='spreadlab-report' style='border-left:4px solid {colour};padding:4px 10px'>"
