@@ -87,6 +87,16 @@ class Event:
         return text.rstrip()
 
 
+def _check_kind(kind: object) -> None:
+    """Refuse anything that is not one of `KINDS`."""
+    try:
+        known = kind in _KINDS
+    except TypeError:  # unhashable: not a kind either
+        known = False
+    if not known:
+        raise ValueError(f"unknown event kind {kind!r}; expected one of {KINDS}")
+
+
 class Trace:
     """An ordered, append-only list of `Event`s with a logical clock.
 
@@ -107,12 +117,7 @@ class Trace:
 
     def record(self, kind: str, client: str, data: bytes = b"", detail: str = "") -> Event:
         """Append one event and tell the listeners.  Any thread."""
-        try:
-            known = kind in _KINDS
-        except TypeError:  # unhashable: not a kind either
-            known = False
-        if not known:
-            raise ValueError(f"unknown event kind {kind!r}; expected one of {KINDS}")
+        _check_kind(kind)
         data = bytes(data)
         with self._lock:
             entry = (kind, client, data, detail, _monotonic())
@@ -132,12 +137,7 @@ class Trace:
         """Like `record`, for the rooms' busy paths: returns nothing, so while
         nobody listens the `Event` is only made when the trace is read.  The
         events, their order and their times are the same.  Any thread."""
-        try:
-            known = kind in _KINDS
-        except TypeError:  # unhashable: not a kind either
-            known = False
-        if not known:
-            raise ValueError(f"unknown event kind {kind!r}; expected one of {KINDS}")
+        _check_kind(kind)
         if self._listeners:
             self.record(kind, client, data, detail)
         else:  # one append, atomic: no lock needed (readers make Events under it)
