@@ -64,6 +64,7 @@ def test_shouting_echo_writing_str_fails_with_bytes_hint():
                  "TypeError: Data must be bytes")
     seen = failed(report)["a line comes back in upper case"].seen
     assert "in dataReceived" in seen  # the learner's own line, not Twisted's
+    assert ".upper()" not in failed(report)["a line comes back in upper case"].hint  # the concept, not the answer
 
 
 def test_shouting_echo_decoding_each_chunk_fails_on_split_character():

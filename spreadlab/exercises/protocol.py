@@ -35,7 +35,8 @@ def check_shouting_echo(protocol_class) -> Report:
     report = Report(f"{_name(protocol_class)}: an echo that shouts")
     with report.step(
         "a line comes back in upper case",
-        hint="dataReceived is given bytes, and bytes have .upper() too. transport.write takes bytes, never str.",
+        hint="dataReceived is given bytes, and transport.write takes bytes, never str: change the letters "
+             "without leaving bytes (bytes have many of str's text methods).",
     ):
         with _learner_code():
             room, client = _room_with_client(protocol_class)
@@ -53,7 +54,8 @@ def check_shouting_echo(protocol_class) -> Report:
     with report.step(
         "Chinese text cut inside a character still comes back whole",
         hint="A UTF-8 character is 1 to 4 bytes and a chunk may end inside one, so decoding a chunk on "
-             "its own can fail. Stay in bytes: bytes.upper() changes only a-z and leaves every other byte alone.",
+             "its own can fail. Stay in bytes: changing the case of bytes touches only a-z and leaves "
+             "every other byte alone.",
     ):
         sent = (CHINESE + "\n").encode("utf-8")
         with _learner_code():

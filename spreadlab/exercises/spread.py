@@ -99,7 +99,7 @@ def check_spread_factory(factory_class) -> Report:
 
     with report.step("a line from one client reaches every other client, and not the sender",
                      hint="the factory knows every connection: write the line, with a line end, to each one except "
-                          "the sender (compare protocol objects: `client is not self`)"):
+                          "the sender (compare the protocol objects themselves: client is not self)"):
         with _rooms(factory_class) as room:
             a, b, c = room.connect(), room.connect(), room.connect()
             _spreads(a, [b, c], b"hello\r\n", "hello")
