@@ -26,8 +26,11 @@ turns, over 3 rounds in a rotated order; deliveries per second is the median
 of the rounds, and each ratio the median of the per-round ratios (paired), so
 that a change in the machine's load hits every server alike.
 
-Ratios are of deliveries per second, taken within the same run (higher is
-better): each Spread server / twisted-min and / asyncio-min (the goals at
+The server's CPU time per delivery (user + system, from /proc) is measured
+over the same throughput phases: on a busy machine deliveries per CPU second
+("cpu-capacity") is much steadier than deliveries per wall-clock second.
+Ratios are of deliveries per second and of cpu-capacity, taken within the
+same run (higher is better): each Spread server / twisted-min and / asyncio-min (the goals at
 N=100: at least 0.8 and at least 1), and with ``--before`` (see
 `benchmarks.run`) spread / spread-before.
 """
@@ -62,8 +65,9 @@ def message(number: int) -> bytes:
 class Load:
     """N clients of one server, driven from this process."""
 
-    def __init__(self, port: int, n: int, senders: int) -> None:
+    def __init__(self, port: int, n: int, senders: int, pid: int | None = None) -> None:
         self.n = n
+        self.pid = pid  # the server's, for its CPU time
         self.socks: list[socket.socket] = []
         for _ in range(n):
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -165,8 +169,16 @@ class Load:
                 break
         return list(self.done)
 
-    def throughput(self, window: int, warmup: float, seconds: float) -> tuple[float, list[float]]:
-        """Deliveries per second with *window* messages in flight."""
+    def cpu(self) -> float:
+        """The server process's CPU seconds so far (user + system)."""
+        if self.pid is None:
+            return float("nan")
+        fields = open(f"/proc/{self.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def throughput(self, window: int, warmup: float, seconds: float) -> tuple[float, float, list[float]]:
+        """Deliveries per second with *window* messages in flight, and the
+        server's CPU seconds per delivery meanwhile."""
         self.done = []
         self.send(window)
         start = time.perf_counter()
@@ -177,6 +189,7 @@ class Load:
             now = time.perf_counter()
             if counted_base is None and now >= measured_from:
                 counted_base, self.done = self.deliveries, []
+                cpu_from = self.cpu()
                 measured_from = now
             if now >= until:
                 break
@@ -185,13 +198,14 @@ class Load:
                 self.send(completed)
         delivered = self.deliveries - (counted_base or 0)
         rate = delivered / (time.perf_counter() - measured_from)
+        cpu = (self.cpu() - cpu_from) / delivered if delivered else float("nan")
         latencies = list(self.done)
         drain_until = time.perf_counter() + 10
         while self.in_flight() and time.perf_counter() < drain_until:
             self.pump(0.5)
         if self.in_flight():
             raise TimeoutError(f"{self.in_flight()} messages never reached every receiver")
-        return rate, latencies
+        return rate, cpu, latencies
 
 
 def _drain(stream) -> None:
@@ -227,7 +241,7 @@ def start_server(kind: str):
             raise RuntimeError(f"{kind} server did not start")
         # keep reading what it prints (spread-serve logs every message)
         threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
-        yield port
+        yield port, proc.pid
 
 
 def measure_case(kinds, n: int, senders: int, quick: bool, verbose: bool) -> dict:
@@ -237,13 +251,13 @@ def measure_case(kinds, n: int, senders: int, quick: bool, verbose: bool) -> dic
     rounds = 2 if quick else 3
     messages = {10: 300, 100: 200}.get(n, 100) // (2 if quick else 1)
     window = max(1, round(2000 / (n - 1)))
-    results = {kind: {"rates": [], "lat": [], "loaded": []} for kind in kinds}
+    results = {kind: {"rates": [], "cpu": [], "lat": [], "loaded": []} for kind in kinds}
     with contextlib.ExitStack() as stack:
         loads = {}
         for kind in kinds:
             try:
-                port = stack.enter_context(start_server(kind))
-                loads[kind] = Load(port, n, senders)
+                port, pid = stack.enter_context(start_server(kind))
+                loads[kind] = Load(port, n, senders, pid)
                 stack.callback(loads[kind].close)
             except Exception as exc:  # a broken server is reported, not fatal
                 results[kind]["error"] = f"{type(exc).__name__}: {exc}"
@@ -256,8 +270,9 @@ def measure_case(kinds, n: int, senders: int, quick: bool, verbose: bool) -> dic
                 try:
                     load = loads[kind]
                     results[kind]["lat"] += load.latency(messages // rounds, limit=0.5 if quick else 1.0)
-                    rate, loaded = load.throughput(window, warmup=0.15, seconds=0.4 if quick else 0.8)
+                    rate, cpu, loaded = load.throughput(window, warmup=0.15, seconds=0.4 if quick else 0.8)
                     results[kind]["rates"].append(rate)
+                    results[kind]["cpu"].append(cpu)
                     results[kind]["loaded"] += loaded
                 except Exception as exc:
                     results[kind]["error"] = f"{type(exc).__name__}: {exc}"
@@ -281,6 +296,7 @@ def run(clients=(10, 100, 500), senders=(1, 4), servers=SERVERS, quick=False, ve
                     continue
                 figures = {
                     "deliv/s": median(got["rates"]),
+                    "srv cpu us/deliv": median(got["cpu"]) * 1e6,
                     "lat p50 ms": median(got["lat"]) * 1e3,
                     "lat p99 ms": percentile(got["lat"], 99) * 1e3,
                     "loaded p50 ms": median(got["loaded"]) * 1e3,
@@ -293,6 +309,11 @@ def run(clients=(10, 100, 500), senders=(1, 4), servers=SERVERS, quick=False, ve
                         if other.get("rates") and "error" not in other:
                             # paired: the median of the ratios of each round
                             ratios[f"vs {base}"] = median([a / b for a, b in zip(got["rates"], other["rates"])])
+                for base in bases:
+                    other = results.get(base, {})
+                    if kind not in BASELINES and other.get("cpu") and "error" not in other:
+                        # deliveries per server CPU second: steadier on a busy machine
+                        ratios[f"cpu-capacity vs {base}"] = median([b / a for a, b in zip(got["cpu"], other["cpu"])])
                 rows.append(Row("live", case, kind, figures, ratios))
     return rows
 
