@@ -10,7 +10,8 @@ is a stream and a protocol must cope with any cut.
 
 Closing behaves as on real TCP, which plain StringTransport does not do:
 ``loseConnection`` (by either side) ends in ``connectionLost`` with
-``ConnectionDone``, ``abortConnection`` with ``ConnectionLost``, and neither
+``ConnectionDone``, ``abortConnection`` with ``ConnectionAborted`` (a kind of
+``ConnectionLost``; a reset by the client gives ``ConnectionLost``), and neither
 happens inside the call that asked for it but just after the current
 callback returns, as the reactor would do it.  After ``loseConnection`` the
 transport stops reading, so later chunks from that client are not delivered.
@@ -29,7 +30,7 @@ import itertools
 from typing import Callable, Iterable, Union
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.error import ConnectionAborted, ConnectionDone, ConnectionLost
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -128,7 +129,7 @@ class RoomTransport(StringTransport):
         self.disconnected = True  # not super(): its loseConnection would close cleanly
         self.disconnecting = True
         if not already_closing:
-            self._room._later(lambda: self._room._lost(self._client, ConnectionLost("the connection was aborted")))
+            self._room._later(lambda: self._room._lost(self._client, ConnectionAborted()))
         else:
             self._room._abort_pending(self._client)
 
@@ -210,7 +211,8 @@ class MemoryRoom:
     ``doStart`` runs when the room opens and ``doStop`` when it is closed,
     as a listening port does, so ``startFactory``/``stopFactory`` run.
     ``room.clock`` is a ``twisted.internet.task.Clock`` for protocols that
-    need time; move it with `advance`.
+    need time (pass your own with ``clock=``, the one you gave the factory);
+    move it with `advance`, which also delivers what became due.
 
     Exceptions raised by protocol code close that connection as Twisted
     does, and are then raised again to the caller (set
@@ -218,10 +220,11 @@ class MemoryRoom:
     traceback in the cell that caused it.
     """
 
-    def __init__(self, factory, *, trace: T.Trace | None = None, raise_errors: bool = True) -> None:
+    def __init__(self, factory, *, trace: T.Trace | None = None, raise_errors: bool = True,
+                 clock: Clock | None = None) -> None:
         self.factory = factory
         self.trace = trace if trace is not None else T.Trace()
-        self.clock = Clock()
+        self.clock = clock if clock is not None else Clock()
         self.raise_errors = raise_errors
         self.all_clients: list[MemoryClient] = []
         self.errors: list[Failure] = []
@@ -268,8 +271,22 @@ class MemoryRoom:
         return client
 
     def advance(self, seconds: float) -> None:
-        """Move the room's clock forward, firing timed calls that are due."""
-        self.clock.advance(seconds)
+        """Move the room's clock forward by *seconds*, as real time passes:
+        every timed call that falls due in that interval fires at its time,
+        in order, including calls scheduled by earlier ones along the way
+        (``Clock.advance`` alone jumps to the end and fires only those that
+        were already scheduled)."""
+        clock = self.clock
+        target = clock.seconds() + seconds
+        for _ in range(1_000_000):
+            due = [call.getTime() for call in clock.getDelayedCalls()]
+            if not due or min(due) > target:
+                break
+            clock.advance(max(0.0, min(due) - clock.seconds()))
+            self._run()
+        else:
+            raise RuntimeError("timed calls keep scheduling more calls without time passing")
+        clock.advance(max(0.0, target - clock.seconds()))
         self._run()
 
     def settle(self, timeout: float | None = None) -> "MemoryRoom":
@@ -362,7 +379,7 @@ class MemoryRoom:
         if not client.connected:
             return
         if client._abort_requested and not isinstance(reason, Failure):
-            reason = ConnectionLost("the connection was aborted")
+            reason = ConnectionAborted()
         failure = reason if isinstance(reason, Failure) else Failure(reason)
         client.connected = False
         transport = client.transport

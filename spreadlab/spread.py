@@ -145,11 +145,12 @@ class Spreader(LineReceiver):
             self._tokens = min(float(self.factory.burst), self._tokens + (now - self._last_refill) * rate)
         self._last_refill = now
         self._tokens -= 1
-        if self._tokens < 0 and not self.paused and not self.transport.disconnecting:
-            # Too fast: stop reading from this client until a token is due.
-            # Its lines wait in TCP's buffers; nothing is lost, it is slowed.
+        if self._tokens < 1 and not self.paused and not self.transport.disconnecting:
+            # No token left for a next line: stop reading from this client
+            # until one is due.  Its lines wait in TCP's buffers; nothing is
+            # lost, it is slowed to `rate` lines a second after a `burst`.
             self.pauseProducing()
-            self._resume_call = self.factory.clock.callLater(-self._tokens / rate, self._resume)
+            self._resume_call = self.factory.clock.callLater((1 - self._tokens) / rate, self._resume)
 
     def _resume(self) -> None:
         self._resume_call = None

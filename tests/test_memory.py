@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.error import ConnectionAborted, ConnectionDone, ConnectionLost
 from twisted.internet.protocol import Factory, Protocol
 
 from spreadlab import MemoryRoom, SpreadFactory, cut
@@ -141,7 +141,7 @@ def test_writes_after_loseConnection_still_arrive_before_the_close():
 @pytest.mark.parametrize(
     "action, reason",
     [
-        ("server-abort", ConnectionLost),
+        ("server-abort", ConnectionAborted),
         ("client-close", ConnectionDone),
         ("client-abort", ConnectionLost),
         ("server-lose", ConnectionDone),
@@ -259,3 +259,15 @@ def test_the_same_scenario_gives_the_same_trace():
     assert [(e.time, e.kind, e.client, e.data, e.detail) for e in first.trace] == [
         (e.time, e.kind, e.client, e.data, e.detail) for e in second.trace
     ]
+
+
+def test_a_clock_given_to_the_room_is_the_one_advance_moves():
+    from twisted.internet.task import Clock
+
+    clock = Clock()
+    room = MemoryRoom(SpreadFactory(rate=1, burst=1, clock=clock), clock=clock)
+    a, b = room.connect(), room.connect()
+    a.send(b"1\n2\n3\n")
+    assert b.lines[1:] == ["client 1: 1"]
+    room.advance(5)
+    assert b.lines[1:] == ["client 1: 1", "client 1: 2", "client 1: 3"]

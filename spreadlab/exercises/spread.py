@@ -299,9 +299,7 @@ def _timed_room(factory_class):
             factory.clock = clock
         except AttributeError:  # a read-only property (SpreadFactory): set what it reads
             factory._clock = clock
-    room = MemoryRoom(factory)
-    room.clock = clock
-    return room
+    return MemoryRoom(factory, clock=clock)
 
 
 @contextlib.contextmanager
