@@ -8,18 +8,18 @@ on the default reactor (no log observer, as in a notebook); ``spread-serve``,
 limit here, its one log line per message going to a pipe); and the two
 baselines of `benchmarks._servers`, ``twisted-min`` (a minimal Twisted
 fan-out server: no checks, trace or logging) and ``asyncio-min`` (the same
-with asyncio streams).
-this process is the load generator (one thread, raw non-blocking sockets and
-epoll), so the server is what is measured.  For every N and number of
-senders, and for each server in turn:
+with asyncio streams).  This process is the load generator (one thread, raw
+non-blocking sockets and epoll), so the server is what is measured.  For
+every N and number of senders, and for each server:
 
 1. connect N clients (each waits for its welcome line);
 2. latency: one message at a time, from a rotating sender; the time from just
    before ``send`` to the moment the last of the N-1 receivers has the whole
    line (median and p99);
-3. throughput: a window of messages in flight (about 2,000 deliveries), a new
-   message sent as soon as one has reached all its receivers, for a fixed
-   time: deliveries (lines received by a client) per second.
+3. throughput: a window of messages in flight (about 10,000 deliveries, so
+   that the server always has work queued), a new message sent as soon as
+   one has reached all its receivers, for a fixed time: deliveries (lines
+   received by a client) per second.
 
 All the servers of one case run at once (idle but one) and are measured in
 turns, over 3 rounds in a rotated order; deliveries per second is the median
@@ -30,9 +30,9 @@ The server's CPU time per delivery (user + system, from /proc) is measured
 over the same throughput phases: on a busy machine deliveries per CPU second
 ("cpu-capacity") is much steadier than deliveries per wall-clock second.
 Ratios are of deliveries per second and of cpu-capacity, taken within the
-same run (higher is better): each Spread server / twisted-min and / asyncio-min (the goals at
-N=100: at least 0.8 and at least 1), and with ``--before`` (see
-`benchmarks.run`) spread / spread-before.
+same run (higher is better): each Spread server / twisted-min and
+/ asyncio-min (the goals at N=100: at least 0.8 and at least 1), and with
+``--before`` (see `benchmarks.run`) spread / spread-before.
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ import collections
 import contextlib
 import os
 import re
-import threading
 import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from ._util import ROOT, Row, child, fmt, median, percentile, python, table
@@ -250,7 +250,7 @@ def measure_case(kinds, n: int, senders: int, quick: bool, verbose: bool) -> dic
     in a rotated order, so a change of the machine's load hits them all."""
     rounds = 2 if quick else 3
     messages = {10: 300, 100: 200}.get(n, 100) // (2 if quick else 1)
-    window = max(1, round(2000 / (n - 1)))
+    window = max(1, round(10000 / (n - 1)))
     results = {kind: {"rates": [], "cpu": [], "lat": [], "loaded": []} for kind in kinds}
     with contextlib.ExitStack() as stack:
         loads = {}
