@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import glob
 import os
+import re
 import sys
 import time
 
@@ -72,7 +73,8 @@ def run(paths=None, quick: bool = False, verbose: bool = True) -> list[Row]:
             seconds = _run(nb, os.path.dirname(path))
             results.append((name, seconds, _slowest_cell(nb), None))
         except Exception as exc:  # a failing lesson is reported, not fatal
-            results.append((name, None, None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:120] if str(exc).strip() else ''}"))
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # no terminal colours
+            results.append((name, None, None, f"{type(exc).__name__}: {text.splitlines()[-1][:120] if text else ''}"))
         if verbose:
             print(f"  lessons {name}: {results[-1][1]}", file=sys.stderr)
     empty_runs.append(_run(_empty(), NOTEBOOKS))
