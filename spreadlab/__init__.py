@@ -13,17 +13,26 @@ One import brings the helpers a lesson needs::
 - what happened in a room: `Trace` and its `Event`s;
 - seeing it: `Board` (live), `Timeline` (replay), `sequence_svg` (static);
 - checking yourself: `quiz`, and the checkers in `spreadlab.exercises`.
+
+The widgets and the reactor thread are imported on first use, so that
+``python -m spreadlab serve`` does not load IPython and ipywidgets.
 """
+
+import importlib
 
 from .memory import MemoryClient, MemoryRoom, cut
 from .spread import WELCOME, SpreadFactory, Spreader
 from .trace import Event, Trace
-from .board import Board, show
-from .diagram import sequence_svg
-from .timeline import Timeline
-from .background import blocking_call, start_reactor, submit
-from .live import LiveClient, LiveRoom
-from .quiz import quiz
+
+#: Names imported from their module the first time they are asked for.
+_LAZY = {
+    "Board": "board", "show": "board",
+    "Timeline": "timeline",
+    "sequence_svg": "diagram",
+    "LiveRoom": "live", "LiveClient": "live",
+    "start_reactor": "background", "blocking_call": "background", "submit": "background",
+    "quiz": "quiz",
+}
 
 __all__ = [
     "MemoryRoom", "MemoryClient", "cut",
@@ -34,3 +43,15 @@ __all__ = [
     "quiz",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'spreadlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -80,3 +80,4 @@ def test_a_long_trace_shows_its_last_events_in_a_notebook():
     assert len(shown.splitlines()) == Trace.SHOWN + 1
     assert shown.splitlines()[-1].endswith(f'"{Trace.SHOWN + 49}"')
     assert len(str(trace).splitlines()) == Trace.SHOWN + 50
+
