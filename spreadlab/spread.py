@@ -86,6 +86,12 @@ class Spreader(LineReceiver):
     # --- lifecycle --------------------------------------------------------
 
     def connectionMade(self) -> None:
+        # A chat is interactive: send each line at once rather than letting
+        # Nagle's algorithm hold it back for up to 40 ms waiting for an ACK.
+        # (TCP transports have setTcpNoDelay; a memory room's do not.)
+        no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if no_delay is not None:
+            no_delay(True)
         self.factory.clientJoined(self)
         self.transport.registerProducer(self._backlog, True)
         welcome = WELCOME.format(n=self.factory.numProtocols)
