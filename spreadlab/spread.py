@@ -36,29 +36,57 @@ WELCOME = "欢迎来到Spread Site, 你是第{n}个客户端用户!"
 log = Logger(namespace="spreadlab")
 
 
+def _buffered(transport) -> int | None:
+    """The bytes *transport* holds that are not yet sent, or ``None`` if it
+    does not tell.
+
+    Twisted has no public call for this.  Its documented way to learn that a
+    buffer is full is a streaming producer (``registerProducer``), but then
+    the transport checks its buffer on *every* write, which cost the server
+    a fifth of its CPU time per delivery at 100 clients
+    (benchmarks/RESULTS.md).  So on Twisted's TCP connections
+    (``abstract.FileDescriptor``) this reads the private attributes that hold
+    the buffer (``dataBuffer``, sent up to ``offset``, plus ``_tempDataLen``
+    bytes still in a list), and on other transports (a memory room's) it
+    returns ``None``: `_SendBacklog` then registers as a producer instead.
+    """
+    try:
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    except AttributeError:
+        return None
+
+
 @implementer(IPushProducer)
 class _SendBacklog:
-    """Watches one client's outgoing buffer through the producer API.
+    """Counts the bytes waiting to be sent to one client.
 
-    The transport calls `pauseProducing` when its send buffer is full (the
-    client is not reading fast enough) and `resumeProducing` when it has
-    drained.  While paused the server counts what it still has to send; past
-    the limit the client is dropped instead of growing the server's memory.
+    On a TCP connection it reads the transport's buffer (`_buffered`).  On
+    other transports it is registered as a streaming producer: the transport
+    calls `pauseProducing` when its buffer is full (the client is not
+    reading) and `resumeProducing` when it has drained, and what the client
+    was sent in between is what waits.
     """
 
-    def __init__(self) -> None:
-        self.full = False
-        self.waiting = 0
+    def __init__(self, client: "Spreader") -> None:
+        self.client = client
+        self.paused_at: int | None = None  # client.sent when the transport paused us
+        self.watch_buffer = _buffered(client.transport) is not None
+        if not self.watch_buffer:
+            client.transport.registerProducer(self, True)
+
+    def waiting(self) -> int:
+        if self.watch_buffer:
+            return _buffered(self.client.transport)
+        return 0 if self.paused_at is None else self.client.sent - self.paused_at
 
     def pauseProducing(self) -> None:
-        self.full = True
+        self.paused_at = self.client.sent
 
     def resumeProducing(self) -> None:
-        self.full = False
-        self.waiting = 0
+        self.paused_at = None
 
     def stopProducing(self) -> None:
-        self.full = False
+        self.paused_at = None
 
 
 class Spreader(LineReceiver):
@@ -75,7 +103,9 @@ class Spreader(LineReceiver):
         self.factory = factory
         self.number = 0
         self.name = "client ?"
-        self._backlog = _SendBacklog()
+        self._backlog: _SendBacklog | None = None
+        self.sent = 0  # bytes delivered to this client
+        self._look_at = factory.max_backlog  # look at its backlog once `sent` passes this
         self._discarding = False  # inside an over-long line, skipping to its end
         self._after_long = b""  # what followed an over-long line in the same chunk
         self._tokens = float(factory.burst or 0)
@@ -93,7 +123,7 @@ class Spreader(LineReceiver):
         if no_delay is not None:
             no_delay(True)
         self.factory.clientJoined(self)
-        self.transport.registerProducer(self._backlog, True)
+        self._backlog = _SendBacklog(self)
         welcome = WELCOME.format(n=self.factory.numProtocols)
         self.transport.write(welcome.encode("utf-8") + b"\r\n")
 
@@ -166,16 +196,27 @@ class Spreader(LineReceiver):
     # --- sending -------------------------------------------------------------
 
     def deliver(self, data: bytes) -> None:
-        """Write *data* to this client unless it has stopped reading for too
-        long, in which case it is dropped (its backlog would grow forever)."""
-        backlog = self._backlog
-        if backlog.full:
-            backlog.waiting += len(data)
-            if backlog.waiting > self.factory.max_backlog:
-                log.info("{client} is not reading; dropped after {n} bytes waiting", client=self.name, n=backlog.waiting)
-                self.transport.abortConnection()
-                return
+        """Write *data* to this client; drop the client instead if more than
+        ``max_backlog`` bytes wait for it (it has stopped reading, and its
+        backlog would grow forever)."""
         self.transport.write(data)
+        self.sent += len(data)
+        if self.sent > self._look_at:
+            self._check_backlog()
+
+    def _check_backlog(self) -> None:
+        """What waits for this client only grows by what we write to it: so
+        after seeing *w* bytes waiting, look again only once more than
+        ``max_backlog - w`` bytes have been written (for a client that
+        reads, about once per ``max_backlog`` bytes)."""
+        waiting = self._backlog.waiting()
+        limit = self.factory.max_backlog
+        if waiting > limit:
+            log.info("{client} is not reading; dropped after {n} bytes waiting", client=self.name, n=waiting)
+            self.transport.abortConnection()
+            self._look_at = float("inf")  # dropped: no need to look again
+        else:
+            self._look_at = self.sent + limit - waiting
 
 
 class SpreadFactory(Factory):
