@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Union
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionAborted, ConnectionDone, ConnectionLost
 from twisted.internet.task import Clock
+from twisted.internet.abstract import _dataMustBeBytes
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
@@ -86,30 +87,45 @@ def cut(data: bytes, chunks: Chunking = None) -> list[bytes]:
     return pieces
 
 
-_string_write = StringTransport.write  # (the room's busiest call: no super() lookup)
-
-
 class RoomTransport(StringTransport):
     """The server side of one in-memory connection.
 
-    A StringTransport (so ``value()`` and the other test helpers work) that
-    also delivers what is written to the client's inbox, records writes and
-    closes in the room's trace, and has the room finish a close with
-    ``connectionLost`` as a real TCP transport does.
+    A StringTransport (so ``value()``, ``clear()`` and the other test helpers
+    work) that also delivers what is written to the client's inbox, records
+    writes and closes in the room's trace, and has the room finish a close
+    with ``connectionLost`` as a real TCP transport does.  What was written
+    is kept once, in the inbox (``value()`` is served from it), not a second
+    time in StringTransport's buffer.
     """
 
     def __init__(self, room: "MemoryRoom", client: "MemoryClient") -> None:
-        super().__init__(hostAddress=HOST, peerAddress=client.peer)
         self._room = room
         self._client = client
+        self._trace = room.trace
+        super().__init__(hostAddress=HOST, peerAddress=client.peer)
 
     def write(self, data: bytes) -> None:
-        _string_write(self, data)  # refuses str with TypeError, as TCP does
-        # a closed or aborted transport drops writes silently
-        if data and self.connected and not self.disconnected:
+        if type(data) is not bytes:
+            _dataMustBeBytes(data)  # refuses str with TypeError, as TCP does
+            data = bytes(data)  # a subclass of bytes: keep plain bytes
+        if not data:
+            return
+        if self.connected and not self.disconnected:
             client = self._client
-            self._room.trace.add(T.WRITE, client.name, data)
-            client._inbox.append(bytes(data))
+            self._trace.add(T.WRITE, client.name, data)
+            client._inbox.append(data)
+        else:  # a closed or aborted transport drops writes silently
+            self._dropped.append(data)  # (value() shows them, as StringTransport's does)
+
+    def value(self) -> bytes:
+        """Everything written since the last `clear` (StringTransport's test
+        helper), the writes after a close included."""
+        return b"".join(self._client._inbox[self._cleared:]) + b"".join(self._dropped)
+
+    def clear(self) -> None:
+        """Forget what `value` returns so far (the client keeps what it received)."""
+        self._cleared = len(self._client._inbox)
+        self._dropped: list[bytes] = []
 
     def writeSequence(self, data) -> None:
         self.write(b"".join(data))
@@ -332,11 +348,12 @@ class MemoryRoom:
             failure, self.errors = self.errors[0], []
             failure.raiseException()
 
-    def _guarded(self, client: MemoryClient, call: Callable[[], object]):
-        """Call protocol code; an exception drops the connection, as the
-        reactor does, and is kept to be raised again by `_run`."""
+    def _guarded(self, client: MemoryClient, call: Callable[..., object], *args):
+        """Call protocol code, ``call(*args)``; an exception drops the
+        connection, as the reactor does, and is kept to be raised again by
+        `_run`."""
         try:
-            return call()
+            return call(*args)
         except Exception:
             failure = Failure()
             self.errors.append(failure)
@@ -359,7 +376,7 @@ class MemoryRoom:
                 return  # not reading: after loseConnection, or paused
             chunk = client._held.popleft()
             self.trace.add(T.RECEIVED, client.name, chunk)
-            self._guarded(client, lambda: client.protocol.dataReceived(chunk))
+            self._guarded(client, client.protocol.dataReceived, chunk)
 
     def _client_close(self, client: MemoryClient, abort: bool) -> None:
         if not client.connected:
