@@ -126,11 +126,12 @@ class Trace:
         """Turn what waits in `_unmade` into Events.  Hold the lock."""
         unmade, events = self._unmade, self._events
         end = len(unmade)  # `add` may append meanwhile: only take these
-        for start in range(0, end, 5):
-            if unmade[start] is _RECORDED:  # made by `record`
-                events.append(unmade[start + 1])
+        fields = [unmade[field:end:5] for field in range(5)]
+        for number, (kind, client, data, detail, at) in enumerate(zip(*fields), len(events) + 1):
+            if kind is _RECORDED:  # made by `record`: (_RECORDED, event, None, None, None)
+                events.append(client)
             else:
-                events.append(Event(len(events) + 1, *unmade[start : start + 5]))
+                events.append(Event(number, kind, client, data, detail, at))
         del unmade[:end]
 
     def record(self, kind: str, client: str, data: bytes = b"", detail: str = "") -> Event:
