@@ -7,13 +7,18 @@ spell these packages alike; CONDA_TO_PYPI maps a conda-forge name that differs.
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from pathlib import Path
 
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_TO_PYPI: dict[str, str] = {}  # e.g. {"pytables": "tables"}
