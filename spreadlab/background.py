@@ -31,6 +31,7 @@ module does about each:
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import functools
 import inspect
 import sys
@@ -130,9 +131,44 @@ def _ipython_shell():
         shell = sys.modules["IPython"].get_ipython()
     except Exception:
         return None
-    if shell is None or not hasattr(shell, "set_thread_parent"):
+    if shell is None or not hasattr(shell, "get_parent"):
         return None  # a terminal IPython: its output needs no routing
     return shell
+
+
+def _set_thread_parent(shell, parent) -> tuple:
+    """Send the calling thread's output to the cell whose request is
+    *parent*; returns tokens for `_reset_thread_parent`.  Any thread.
+
+    ipykernel 7.4 has ``shell.set_thread_parent`` for this.  Older ones (7.3
+    is the newest for Python 3.10) keep the same per-thread context variables
+    (``_parent_header``) on the shell, its display hook and publisher and the
+    output streams, but no public call to set them for one thread only:
+    ``shell.set_parent`` would also move every other thread's output.
+    """
+    setter = getattr(shell, "set_thread_parent", None)
+    if setter is not None:
+        return setter(parent)
+    from jupyter_client.session import extract_header
+
+    header = extract_header(parent)
+    tokens = []
+    for obj, value in [(shell, parent), (shell.displayhook, header), (shell.display_pub, header),
+                       (sys.stdout, header), (sys.stderr, header)]:
+        var = getattr(obj, "_parent_header", None)
+        if isinstance(var, contextvars.ContextVar):
+            tokens.append((var.reset, var.set(value)))
+    return tuple(tokens)
+
+
+def _reset_thread_parent(shell, tokens: tuple) -> None:
+    """Undo `_set_thread_parent`.  The thread that called it."""
+    resetter = getattr(shell, "reset_thread_parent", None)
+    if resetter is not None:
+        resetter(tokens)
+        return
+    for reset, token in reversed(tokens):
+        reset(token)
 
 
 class CellOutput:
@@ -176,11 +212,11 @@ class CellOutput:
         if self._shell is None or not self._parent:
             yield
             return
-        tokens = self._shell.set_thread_parent(self._parent)
+        tokens = _set_thread_parent(self._shell, self._parent)
         try:
             yield
         finally:
-            self._shell.reset_thread_parent(tokens)
+            _reset_thread_parent(self._shell, tokens)
 
     def show(self, text: str) -> None:
         """Write *text* to stderr in this cell.  Any thread."""
@@ -262,7 +298,7 @@ def start_reactor(timeout: float = 5.0):
 
         def route_reactor_thread() -> None:
             # Not reset on purpose: from now on this thread's output goes there.
-            output._shell.set_thread_parent(output._parent)
+            _set_thread_parent(output._shell, output._parent)
             started.set()
 
         reactor.callFromThread(route_reactor_thread)
