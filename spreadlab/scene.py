@@ -305,7 +305,7 @@ def _card_html(card: Card, x: float, y: float, focus: bool, role: str, tag: str)
         f"left:{x - CARD_W / 2:.0f}px;top:{y - CARD_H / 2:.0f}px;width:{CARD_W}px;height:{CARD_H}px;"
         f"border:{border};border-radius:8px;background:#ffffff;padding:4px 6px;overflow:hidden;"
         f'display:flex;flex-direction:column;opacity:{1 if card.active else 0.6}">'
-        f'<div style="font-weight:bold;color:#212529;white-space:nowrap">{html_text(card.name)}'
+        f'<div style="font-weight:bold;color:#212529;flex:none">{html_text(card.name)}'
         f'<span style="font-weight:normal;color:#495057">{html_text(tag)}</span>'
         f'<span style="font-weight:normal;color:{colour}"> {card.state}{badge}</span></div>'
         f"{detail}{hidden}"
