@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 slides: $(STAMP)
-	$(BIN)/python -m spreadlab.slides $(SLIDES_ARGS)
+	$(BIN)/python -m spreadlab.publish.slides $(SLIDES_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

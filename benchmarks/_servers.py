@@ -45,7 +45,7 @@ def _announce(port: int) -> None:
 def serve_spread(port: int, **options) -> None:
     from twisted.internet import reactor
 
-    from spreadlab.spread import SpreadFactory
+    from spreadlab.servers.spread import SpreadFactory
 
     listening = reactor.listenTCP(port, SpreadFactory(**options), backlog=1024, interface="127.0.0.1")
     reactor.callWhenRunning(_announce, listening.getHost().port)

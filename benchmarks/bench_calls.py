@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_calls [--quick]
 
-1. ``spreadlab.background.blocking_call`` round trip (a call that does
+1. ``spreadlab.rooms.background.blocking_call`` round trip (a call that does
    nothing, from this thread into the background reactor thread and back):
    median and p99, against Twisted's own ``blockingCallFromThread`` measured
    in the same process, interleaved;
@@ -51,9 +51,9 @@ def _calls(rounds: int) -> list[Row]:
 
 
 def _room_sends(rounds: int) -> list[Row]:
-    from spreadlab.live import LiveRoom
-    from spreadlab.memory import MemoryRoom
-    from spreadlab.spread import SpreadFactory
+    from spreadlab.rooms.live import LiveRoom
+    from spreadlab.rooms.memory import MemoryRoom
+    from spreadlab.servers.spread import SpreadFactory
 
     results = {}
     for kind, make in (("LiveRoom", lambda: LiveRoom(SpreadFactory())), ("MemoryRoom", lambda: MemoryRoom(SpreadFactory()))):
@@ -78,8 +78,8 @@ def _room_sends(rounds: int) -> list[Row]:
 
 
 LIVE_CELL = """
-from spreadlab.spread import SpreadFactory
-from spreadlab.live import LiveRoom
+from spreadlab.servers.spread import SpreadFactory
+from spreadlab.rooms.live import LiveRoom
 room = LiveRoom(SpreadFactory())
 members = [room.connect() for _ in range(10)]
 members[0].send("hello\\r\\n")

@@ -29,8 +29,8 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from spreadlab.memory import MemoryRoom
-from spreadlab.spread import SpreadFactory
+from spreadlab.rooms.memory import MemoryRoom
+from spreadlab.servers.spread import SpreadFactory
 
 from ._util import Row, table
 

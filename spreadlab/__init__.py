@@ -9,10 +9,10 @@ One import brings the helpers a lesson needs::
   (in memory, deterministic) and `LiveRoom` (real TCP on loopback, the reactor
   in a background thread: `start_reactor`, `blocking_call`, `submit`);
 - the Spread Site server done right: `SpreadFactory` and `Spreader`
-  (the blog's original, flaws and all, is `spreadlab.seed`);
+  (the blog's original, flaws and all, is `spreadlab.servers.seed`);
 - what happened in a room: `Trace` and its `Event`s;
 - seeing it: `Board` (live), `Timeline` (replay), `sequence_svg` (static);
-- checking yourself: `quiz`, and the checkers in `spreadlab.exercises`.
+- checking yourself: `quiz`, and the checkers in `spreadlab.teaching.exercises`.
 
 The widgets and the reactor thread are imported on first use, so that
 ``python -m spreadlab serve`` does not load IPython and ipywidgets.
@@ -20,18 +20,26 @@ The widgets and the reactor thread are imported on first use, so that
 
 import importlib
 
-from .memory import MemoryClient, MemoryRoom, cut
-from .spread import WELCOME, SpreadFactory, Spreader
-from .trace import Event, Trace
+from .rooms.memory import MemoryClient, MemoryRoom, cut
+from .servers.spread import WELCOME, SpreadFactory, Spreader
+from .rooms.trace import Event, Trace
 
 #: Names imported from their module the first time they are asked for.
 _LAZY = {
-    "Board": "board", "show": "board",
-    "Timeline": "timeline",
-    "sequence_svg": "diagram",
-    "LiveRoom": "live", "LiveClient": "live",
-    "start_reactor": "background", "blocking_call": "background", "submit": "background",
-    "quiz": "quiz",
+    "Board": "views.board", "show": "views.board",
+    "Timeline": "views.timeline",
+    "sequence_svg": "views.diagram",
+    "LiveRoom": "rooms.live", "LiveClient": "rooms.live",
+    "start_reactor": "rooms.background", "blocking_call": "rooms.background",
+    "submit": "rooms.background",
+    "quiz": "teaching.quiz",
+}
+#: Modules a lesson may import by their short name (``from spreadlab import seed``).
+_MODULES = {
+    "seed": "servers.seed", "spread": "servers.spread", "safety": "servers.safety",
+    "memory": "rooms.memory", "live": "rooms.live", "trace": "rooms.trace",
+    "background": "rooms.background",
+    "exercises": "teaching.exercises", "solutions": "teaching.solutions",
 }
 
 __all__ = [
@@ -48,10 +56,23 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'spreadlab' has no attribute {name!r}")
+    elif name in _MODULES:
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
+    else:
+        raise AttributeError(f"module 'spreadlab' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def _draw_trace(trace: Trace) -> str:
+    """A trace in a notebook: the static sequence diagram (imported on first use)."""
+    from .views.diagram import sequence_svg
+
+    return sequence_svg(trace)
+
+
+Trace.html_renderer = staticmethod(_draw_trace)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_MODULES))

@@ -4,12 +4,12 @@ The instructor runs it in a terminal; students join with ``nc HOST PORT`` or
 ``telnet HOST PORT``, and whatever one of them types is spread to all the
 others.  It listens on loopback only unless told otherwise (``--host
 0.0.0.0`` opens it to the network, with a warning), limits how much any one
-client can cost the others (``spreadlab.spread.SpreadFactory``'s options),
+client can cost the others (``spreadlab.servers.spread.SpreadFactory``'s options),
 logs one readable line per connect, message and disconnect through
 ``twisted.logger``, and stops cleanly on Ctrl-C.
 
 Here the reactor runs in the main thread, as in any Twisted program; the
-notebooks use `spreadlab.background` instead.
+notebooks use `spreadlab.rooms.background` instead.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from twisted.logger import (
     globalLogBeginner,
 )
 
-from .spread import SpreadFactory
+from .servers.spread import SpreadFactory
 
 DEFAULT_PORT = 8007  # the seed's
 

@@ -19,7 +19,7 @@ from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 
 from spreadlab import background
-from spreadlab.background import (
+from spreadlab.rooms.background import (
     InReactorThread,
     ReactorRunsInBackground,
     blocking_call,
@@ -173,7 +173,7 @@ def test_a_process_with_a_busy_pool_thread_still_exits_at_once(tmp_path):
     script = tmp_path / "exits.py"
     script.write_text(textwrap.dedent("""
         import time
-        from spreadlab.background import blocking_call, start_reactor
+        from spreadlab.rooms.background import blocking_call, start_reactor
         reactor = start_reactor()
         blocking_call(reactor.callInThread, time.sleep, 60)
         time.sleep(0.2)  # the pool thread is sleeping now

@@ -21,9 +21,9 @@ from twisted.protocols.wire import Echo
 
 from spreadlab import MemoryRoom, SpreadFactory, Trace
 from spreadlab import trace as T
-from spreadlab.board import Board, Redrawer, show
-from spreadlab.scene import SENT_COLOUR, WRITE_COLOUR, Scene
-from spreadlab.timeline import SNAPSHOT_EVERY, Timeline
+from spreadlab.views.board import Board, Redrawer, show
+from spreadlab.views.scene import SENT_COLOUR, WRITE_COLOUR, Scene
+from spreadlab.views.timeline import SNAPSHOT_EVERY, Timeline
 
 HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>", '"><svg onload=alert(1)>']
 # Tags the board itself writes; anything else would have come from a client.
@@ -412,7 +412,7 @@ def shows(board: Board, name: str, line: str) -> bool:
 
 
 def test_a_board_on_a_live_room_follows_a_terminal_client_and_drives_the_room():
-    from spreadlab.live import LiveRoom
+    from spreadlab.rooms.live import LiveRoom
 
     loop = asyncio.new_event_loop()
     drawn_in: set[str] = set()
@@ -477,7 +477,7 @@ def test_closing_a_board_stops_it_listening_and_closes_its_widgets(room):
 
 
 def test_a_huge_chunk_is_drawn_cut_short():
-    from spreadlab.scene import bytes_html
+    from spreadlab.views.scene import bytes_html
 
     for data in (b"\xff" * 100_000, "你".encode() * 100_000, b"<" * 100_000):
         shown = bytes_html(data, 40)

@@ -13,7 +13,7 @@ from twisted.protocols.wire import Echo
 
 from spreadlab import MemoryRoom, SpreadFactory, Trace
 from spreadlab import trace as T
-from spreadlab.diagram import sequence_svg
+from spreadlab.views.diagram import sequence_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

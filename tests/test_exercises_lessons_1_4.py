@@ -12,7 +12,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.basic import LineReceiver
 
 from spreadlab import WELCOME
-from spreadlab.exercises import (
+from spreadlab.teaching.exercises import (
     check_counting_factory,
     check_goodbye,
     check_line_counter,
@@ -20,9 +20,9 @@ from spreadlab.exercises import (
     check_refusing_factory,
     check_shouting_echo,
 )
-from spreadlab.solutions import factory as factory_solutions
-from spreadlab.solutions import protocol as protocol_solutions
-from spreadlab.solutions import transport as transport_solutions
+from spreadlab.teaching.solutions import factory as factory_solutions
+from spreadlab.teaching.solutions import protocol as protocol_solutions
+from spreadlab.teaching.solutions import transport as transport_solutions
 
 
 def failed(report) -> dict[str, object]:
@@ -39,7 +39,7 @@ def assert_fails(report, step: str, hint_words: str, seen_words: str = "") -> No
 
 
 def test_checkers_are_exported():
-    import spreadlab.exercises as exercises
+    import spreadlab.teaching.exercises as exercises
 
     for name in ("check_shouting_echo", "check_line_counter", "check_counting_factory",
                  "check_refusing_factory", "check_goodbye", "check_peer_report"):

@@ -7,17 +7,17 @@ import pytest
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.basic import LineReceiver
 
-import spreadlab.exercises as exercises
+import spreadlab.teaching.exercises as exercises
 from spreadlab import MemoryRoom, SpreadFactory, WELCOME, seed
-from spreadlab.exercises import (
+from spreadlab.teaching.exercises import (
     check_idle_timeout,
     check_nick_command,
     check_spread_factory,
     check_who_command,
     check_your_tests,
 )
-from spreadlab.solutions import spread as solved
-from spreadlab.solutions import testing as solved_tests
+from spreadlab.teaching.solutions import spread as solved
+from spreadlab.teaching.solutions import testing as solved_tests
 
 
 def failed(report) -> dict[str, str]:

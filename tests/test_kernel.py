@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.timeout(120)]
 
 MAKE_ROOM = """
 from twisted.internet.protocol import Factory, Protocol
-from spreadlab.live import LiveRoom
+from spreadlab.rooms.live import LiveRoom
 
 class Loud(Protocol):
     def dataReceived(self, data):
@@ -49,7 +49,7 @@ THREAD_POOL = """
 import time
 from twisted.internet import reactor
 from twisted.internet.threads import deferToThread
-from spreadlab.background import blocking_call
+from spreadlab.rooms.background import blocking_call
 
 print("from a pool thread:", blocking_call(deferToThread, lambda: sum(range(10))))
 # As a learner would type it, from the cell's own thread: a worker thread
@@ -61,7 +61,7 @@ print("pool threads are daemon threads:", all(t.daemon for t in reactor.getThrea
 """
 
 PLAIN_LISTEN = """
-from spreadlab.background import blocking_call, start_reactor
+from spreadlab.rooms.background import blocking_call, start_reactor
 reactor = start_reactor()  # this cell is now where reactor-side output goes
 port = blocking_call(reactor.listenTCP, 0, Factory.forProtocol(Loud), interface="127.0.0.1")
 """

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from twisted.internet.protocol import Factory, Protocol
 
 from spreadlab import trace as T
-from spreadlab.background import blocking_call, start_reactor
-from spreadlab.live import LiveRoom, PortInUse
-from spreadlab.memory import MemoryRoom
-from spreadlab.spread import WELCOME, SpreadFactory
+from spreadlab.rooms.background import blocking_call, start_reactor
+from spreadlab.rooms.live import LiveRoom, PortInUse
+from spreadlab.rooms.memory import MemoryRoom
+from spreadlab.servers.spread import WELCOME, SpreadFactory
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -304,7 +304,7 @@ def test_prints_from_protocol_code_reach_the_output(capsys):
 
 
 def test_calls_from_the_reactor_thread_are_refused(room):
-    from spreadlab.background import InReactorThread
+    from spreadlab.rooms.background import InReactorThread
 
     with pytest.raises(InReactorThread):
         blocking_call(room.settle)

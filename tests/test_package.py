@@ -11,8 +11,8 @@ def test_one_import_brings_every_helper_a_lesson_uses():
     exec("from spreadlab import *", namespace)
     for name in spreadlab.__all__:
         assert name in namespace, name
-    assert namespace["Board"].__module__ == "spreadlab.board"
-    assert namespace["LiveRoom"].__module__ == "spreadlab.live"
+    assert namespace["Board"].__module__ == "spreadlab.views.board"
+    assert namespace["LiveRoom"].__module__ == "spreadlab.rooms.live"
 
 
 def test_unknown_names_still_fail_clearly():

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spreadlab import MemoryRoom, SpreadFactory
-from spreadlab.safety import printable_text
+from spreadlab.servers.safety import printable_text
 
 line_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from spreadlab.safety import html_text, printable_line
+from spreadlab.servers.safety import html_text, printable_line
 
 
 @pytest.mark.parametrize(

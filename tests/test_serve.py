@@ -19,7 +19,7 @@ import pytest
 from twisted.internet.address import IPv4Address
 
 from spreadlab import __main__ as cli
-from spreadlab.spread import WELCOME
+from spreadlab.servers.spread import WELCOME
 
 pytestmark = pytest.mark.timeout(90)
 

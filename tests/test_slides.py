@@ -101,7 +101,7 @@ def test_npm_missing_fails_with_a_clear_message(tmp_path, monkeypatch):
     with pytest.raises(slides.SlideBuildError, match=r"needs Node's `npm` on PATH"):
         slides.ensure_npm_packages({"reveal.js": "5.2.1"}, tmp_path / "empty-cache")
     rc = subprocess.run(
-        [sys.executable, "-m", "spreadlab.slides", "--cache", str(tmp_path / "c"),
+        [sys.executable, "-m", "spreadlab.publish.slides", "--cache", str(tmp_path / "c"),
          "--out", str(tmp_path / "o"), str(make_fixture(tmp_path / "x.ipynb"))],
         capture_output=True, text=True, env={**os.environ, "PATH": str(tmp_path)}, timeout=120,
     )

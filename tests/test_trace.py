@@ -6,7 +6,7 @@ import pytest
 
 from spreadlab import MemoryRoom, SpreadFactory
 from spreadlab import trace as T
-from spreadlab.trace import Trace, show_bytes
+from spreadlab.rooms.trace import Trace, show_bytes
 
 
 def test_logical_clock_counts_events_in_order():

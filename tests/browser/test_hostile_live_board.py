@@ -1,7 +1,7 @@
 """A hostile client cannot run script in the learner's JupyterLab.
 
-A notebook in the lab starts a `spreadlab.live.LiveRoom` running the Spread
-server, connects one client of its own and shows a `spreadlab.board.Board` on
+A notebook in the lab starts a `spreadlab.rooms.live.LiveRoom` running the Spread
+server, connects one client of its own and shows a `spreadlab.views.board.Board` on
 the room.  From this test process, a real TCP client then joins the room and
 sends lines that would run script if they reached the page as HTML
 (``ipywidgets.HTML`` does not sanitise, see ../shared/DESIGN.md).  Each must
@@ -30,8 +30,8 @@ NOTEBOOK = [
     ("md", "# A live room under attack\n\nA board on a live room; a test client sends hostile lines."),
     "from pathlib import Path\n"
     "from spreadlab import SpreadFactory\n"
-    "from spreadlab.live import LiveRoom\n"
-    "from spreadlab.board import Board\n"
+    "from spreadlab.rooms.live import LiveRoom\n"
+    "from spreadlab.views.board import Board\n"
     "room = LiveRoom(SpreadFactory())\n"
     "watcher = room.connect()\n"
     "Path({port_file!r}).write_text(str(room.port))\n"

@@ -4,7 +4,7 @@ Each lesson's checkers live in a module of their own (``protocol``,
 ``factory``, ``transport``, ``spread``, ``testing``) and are all importable
 from here::
 
-    from spreadlab.exercises import check_shouting_echo
+    from spreadlab.teaching.exercises import check_shouting_echo
     check_shouting_echo(ShoutingEcho)
 
 A checker returns a `Report`: it shows which behaviours passed and, for each

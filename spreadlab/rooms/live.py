@@ -1,11 +1,11 @@
 """Live rooms: a real factory listening on real TCP, with real clients.
 
-A `LiveRoom` has the interface of a `spreadlab.memory.MemoryRoom`, over the
+A `LiveRoom` has the interface of a `spreadlab.rooms.memory.MemoryRoom`, over the
 network: the factory listens on an endpoint string (``serverFromString``; by
 default ``tcp:0:interface=127.0.0.1``, a port the system chooses, on loopback
 only), ``room.connect()`` opens a real TCP connection made by Twisted in the
-reactor thread (`spreadlab.background`), and everything the server's side
-does is recorded in the same kind of `spreadlab.trace.Trace`, including the
+reactor thread (`spreadlab.rooms.background`), and everything the server's side
+does is recorded in the same kind of `spreadlab.rooms.trace.Trace`, including the
 connections of terminal clients (``nc``) from outside.
 
 The server's protocols are wrapped (as ``twisted.protocols.policies.
@@ -289,7 +289,7 @@ class LiveClient:
 
     def send(self, *parts: bytes | str, chunks: Chunking = None, timeout: float | None = None) -> "LiveClient":
         """Send bytes to the server, cut into chunks as *chunks* says (see
-        `spreadlab.memory.cut`), then wait until the room is quiet.
+        `spreadlab.rooms.memory.cut`), then wait until the room is quiet.
 
         Each chunk is written once the server has read the one before, so
         that its ``dataReceived`` sees the cut you chose as far as TCP
@@ -369,7 +369,7 @@ class LiveRoom:
     """*factory* listening on *endpoint* (loopback, a free port, by default),
     with real TCP clients.
 
-    Same interface as `spreadlab.memory.MemoryRoom`: ``connect()``,
+    Same interface as `spreadlab.rooms.memory.MemoryRoom`: ``connect()``,
     ``clients``, ``client(name)``, ``trace``, ``errors``, ``settle()``,
     ``close()``/``stop()``, a context manager; plus ``port``, ``host``,
     ``address`` and ``connect_command`` (what a terminal user types).

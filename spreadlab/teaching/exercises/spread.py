@@ -18,7 +18,7 @@ import contextlib
 
 from twisted.internet.task import Clock
 
-from ..memory import MemoryRoom
+from ...rooms.memory import MemoryRoom
 from .report import Report, Result, expect
 
 __all__ = ["check_spread_factory", "check_nick_command", "check_idle_timeout", "check_who_command"]

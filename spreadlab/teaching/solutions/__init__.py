@@ -2,5 +2,5 @@
 (``protocol``, ``factory``, ``transport``, ``spread``, ...).
 
 Look here after trying: each class passes its lesson's checker, for example
-``check_shouting_echo(spreadlab.solutions.protocol.ShoutingEcho)``.
+``check_shouting_echo(spreadlab.teaching.solutions.protocol.ShoutingEcho)``.
 """

@@ -10,7 +10,7 @@ messages costs the picture nothing; the trace keeps them all.
 
 `scene_html` draws a scene: the server in the middle, the clients as cards
 around it, the last spread as arrows.  Every byte that came from a client is
-escaped here (`spreadlab.safety.html_text`), because ``ipywidgets.HTML``
+escaped here (`spreadlab.servers.safety.html_text`), because ``ipywidgets.HTML``
 does not sanitise.  Pure data and functions: any thread, no widgets.
 """
 
@@ -20,8 +20,8 @@ import collections
 import math
 from dataclasses import dataclass, field
 
-from . import trace as T
-from .safety import html_text
+from ..rooms import trace as T
+from ..servers.safety import html_text
 
 #: A partial line longer than this is shown as a line of its own (cut).
 MAX_PARTIAL = 4096

@@ -2,7 +2,7 @@
 
 from twisted.internet.protocol import Factory, Protocol
 
-from ..spread import WELCOME
+from ...servers.spread import WELCOME
 
 __all__ = ["Counted", "CountingFactory", "AtMostThree"]
 

@@ -14,8 +14,8 @@ runs it in `MemoryRoom`\\ s and returns a `Report`.
 
 from __future__ import annotations
 
-from ..memory import MemoryRoom
-from ..spread import WELCOME
+from ...rooms.memory import MemoryRoom
+from ...servers.spread import WELCOME
 from .protocol import _learner_code, _name, _show
 from .report import Report, expect
 

@@ -13,7 +13,7 @@ happened, ``len(trace)`` is the end, and the current event is ``trace[p - 1]``
 It works on a finished trace and follows a running one: new events extend
 the slider and, if you were watching the end, keep you at the end.  Events
 may be recorded from the reactor thread; drawing happens in the kernel's
-thread at a bounded rate (`spreadlab.board.Redrawer`).
+thread at a bounded rate (`spreadlab.views.board.Redrawer`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import copy
 
 import ipywidgets as widgets
 
-from . import trace as T
+from ..rooms import trace as T
 from .board import Redrawer, close_all
-from .safety import html_text
+from ..servers.safety import html_text
 from .scene import Scene, bytes_html, scene_html
 
 #: Play speeds: the label and the milliseconds between two events.

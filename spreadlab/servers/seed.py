@@ -16,7 +16,7 @@ the Spread Site lesson:
 4. Whatever chunk arrives is relayed as is: no framing, no sender's name,
    no check of what the bytes contain.
 
-Use `spreadlab.spread` for the server done right.
+Use `spreadlab.servers.spread` for the server done right.
 """
 
 from twisted.internet.protocol import Factory, Protocol

@@ -2,7 +2,7 @@
 
 Run it as::
 
-    python -m spreadlab.slides [--theme white] [--no-code] [--out build/slides] [notebooks...]
+    python -m spreadlab.publish.slides [--theme white] [--no-code] [--out build/slides] [notebooks...]
 
 (``make slides SLIDES_ARGS="--theme black --no-code"`` does the same from the Makefile.)
 
@@ -84,7 +84,7 @@ TEMPLATE_DIR = Path(__file__).with_name("slide_templates")
 TEMPLATE_NAME = "spreadlab_reveal"
 STATIC = "_static"  # folder next to the decks, referenced relatively
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_NOTEBOOKS_DIR = Path("notebooks")
 DEFAULT_OUT = Path("build/slides")
 DEFAULT_CACHE = Path("build/slides-cache")
@@ -370,7 +370,7 @@ def write_index(out: Path, decks: list[Deck], theme: str) -> Path:
     """Write ``out/index.html`` listing every deck in ``out``.
 
     Decks built now come with their slide count; decks left by an earlier build of other
-    lessons (``python -m spreadlab.slides notebooks/03-*.ipynb`` rebuilds one) stay listed,
+    lessons (``python -m spreadlab.publish.slides notebooks/03-*.ipynb`` rebuilds one) stay listed,
     titled from their ``<title>``.
     """
     out = Path(out)
@@ -472,7 +472,7 @@ def build(notebooks: list[Path], out: Path = DEFAULT_OUT, *, theme: str = "white
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m spreadlab.slides",
+        prog="python -m spreadlab.publish.slides",
         description="Execute each lesson in a fresh kernel and write one offline reveal.js deck per "
                     "lesson, plus index.html. The first build fetches reveal.js and the widget "
                     "manager from the npm registry (needs npm); later builds use the cache.",
@@ -496,7 +496,7 @@ def main(argv=None) -> int:
                       no_code=args.no_code, cache=args.cache, timeout=args.timeout,
                       allow_errors=args.allow_errors)
     except SlideBuildError as exc:
-        print(f"spreadlab.slides: error: {exc}", file=sys.stderr)
+        print(f"spreadlab.publish.slides: error: {exc}", file=sys.stderr)
         return 1
     print(f"{len(decks)} deck(s) in {time.monotonic() - t0:.1f}s; open {Path(args.out) / 'index.html'}")
     return 0

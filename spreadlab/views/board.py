@@ -18,7 +18,7 @@ the middle of one.  Controls act through the room's own API, which for a
 live room hands the work to the reactor thread.
 
 Only stock ipywidgets 8 widgets, no custom JavaScript; every byte a client
-sent is escaped before it reaches HTML (`spreadlab.scene`).
+sent is escaped before it reaches HTML (`spreadlab.views.scene`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import weakref
 
 import ipywidgets as widgets
 
-from .safety import html_text
+from ..servers.safety import html_text
 from .scene import Scene, bytes_html, scene_html
 
 #: How a line typed on the board is cut before it reaches ``dataReceived``.
@@ -216,7 +216,7 @@ class Board(widgets.VBox):
     def transcript(self, name: str) -> list[str]:
         """The lines shown on *name*'s card, as text (control and
         undecodable bytes as ``\\xNN``)."""
-        from .trace import show_bytes
+        from ..rooms.trace import show_bytes
 
         return [show_bytes(line, None) for line in self.scene.cards[name].lines]
 
@@ -238,7 +238,7 @@ class Board(widgets.VBox):
         return Still(self.picture.value)
 
     def timeline(self):
-        """A `spreadlab.timeline.Timeline` over this room's trace."""
+        """A `spreadlab.views.timeline.Timeline` over this room's trace."""
         from .timeline import Timeline
 
         return Timeline(self.room)
@@ -362,7 +362,7 @@ def _address_caption(room) -> str:
 
 def show(what, **options):
     """A board for a room, or a timeline for a trace."""
-    from .trace import Trace
+    from ..rooms.trace import Trace
 
     if isinstance(what, Trace):
         from .timeline import Timeline

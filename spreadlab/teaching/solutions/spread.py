@@ -9,7 +9,7 @@ answers ``/who`` (lesson 06).
 from twisted.internet.protocol import Factory
 from twisted.protocols.basic import LineReceiver
 
-from ..spread import WELCOME, SpreadFactory, Spreader
+from ...servers.spread import WELCOME, SpreadFactory, Spreader
 
 __all__ = ["MySpreader", "MySpreadFactory", "NickSpreader", "NickFactory", "IdleSpreader", "IdleFactory",
            "WhoSpreader", "WhoFactory"]

@@ -11,7 +11,7 @@ returns a `Report`.
 
 from __future__ import annotations
 
-from .. import trace as T
+from ...rooms import trace as T
 from .protocol import _expect_received, _learner_code, _name, _room_with_client
 from .report import Report, expect
 

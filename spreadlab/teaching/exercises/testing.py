@@ -21,8 +21,8 @@ import traceback
 
 from twisted.internet.error import ConnectionDone
 
-from ..safety import printable_line
-from ..spread import SpreadFactory, Spreader
+from ...servers.safety import printable_line
+from ...servers.spread import SpreadFactory, Spreader
 from .report import Report, expect
 
 __all__ = ["check_your_tests", "MUTANTS"]

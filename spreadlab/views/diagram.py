@@ -16,15 +16,15 @@ sanitises the HTML of an *untrusted* notebook, one reopened with outputs
 saved elsewhere, and drops the SVG there until the cell is run again; the
 lessons are stored without outputs.)
 
-Every byte from a client is escaped (`spreadlab.safety.html_text`), so a
+Every byte from a client is escaped (`spreadlab.servers.safety.html_text`), so a
 client cannot put markup or script into the page.  Pure function, any
 thread.
 """
 
 from __future__ import annotations
 
-from . import trace as T
-from .safety import html_text
+from ..rooms import trace as T
+from ..servers.safety import html_text
 from .scene import SENT_COLOUR, WRITE_COLOUR
 
 _MONO = "ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"

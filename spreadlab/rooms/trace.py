@@ -243,11 +243,13 @@ class Trace:
         printer.text(f"... {hidden} earlier events (print(trace) shows them all)\n")
         printer.text("\n".join(str(e) for e in events[-self.SHOWN:]))
 
+    #: How a notebook draws a trace as HTML; the views layer sets it (to the
+    #: static sequence diagram) when ``spreadlab`` is imported, so that this
+    #: module never imports a view.  None: the text form only.
+    html_renderer = None  # Callable[[Trace], str] | None
+
     def _repr_html_(self) -> str | None:
         """In a notebook a trace shows as a sequence diagram (static SVG that
-        survives export); falls back to text if the board is not available."""
-        try:
-            from .diagram import sequence_svg
-        except ImportError:
-            return None
-        return sequence_svg(self)
+        survives export), or as text where no renderer is set."""
+        render = type(self).html_renderer
+        return render(self) if render is not None else None

@@ -20,8 +20,8 @@ import traceback
 
 from twisted.internet.protocol import Factory
 
-from ..memory import MemoryRoom
-from ..trace import show_bytes
+from ...rooms.memory import MemoryRoom
+from ...rooms.trace import show_bytes
 from .report import Miss, Report, expect
 
 __all__ = ["check_shouting_echo", "check_line_counter"]
@@ -128,10 +128,12 @@ def check_line_counter(protocol_class) -> Report:
 import twisted as _twisted  # noqa: E402
 import zope.interface as _zope  # noqa: E402
 
+import spreadlab as _spreadlab  # noqa: E402
+
 # Frames from these folders are not the learner's (Twisted, zope, spreadlab).
 _LIBRARY_DIRS = tuple(
     os.path.dirname(os.path.abspath(path)) + os.sep
-    for path in (_twisted.__file__, _zope.__file__, os.path.dirname(os.path.abspath(__file__)))
+    for path in (_twisted.__file__, _zope.__file__, _spreadlab.__file__)
 )
 
 

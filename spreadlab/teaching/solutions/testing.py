@@ -1,11 +1,11 @@
 """Solutions for lesson 07 (Testing your protocols): tests that notice every
-planted bug of `spreadlab.exercises.check_your_tests`.
+planted bug of `spreadlab.teaching.exercises.check_your_tests`.
 
 Each test takes the factory class to test, as the checker and the pytest
 fixture in the lesson pass it.
 """
 
-from ..memory import MemoryRoom
+from ...rooms.memory import MemoryRoom
 
 __all__ = ["test_no_echo", "test_line_in_pieces", "test_close", "test_count_after_abort", "test_two_servers"]
 

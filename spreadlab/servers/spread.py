@@ -1,7 +1,7 @@
 """The Spread Site server, done right for Python 3.
 
 What one client sends is spread to all the others.  Compared with the blog's
-server (`spreadlab.seed`), this one:
+server (`spreadlab.servers.seed`), this one:
 
 - frames the stream into lines (``LineReceiver``), accepting ``\\r\\n`` from
   telnet and ``\\n`` from ``nc``, so a message cut into chunks, or several
