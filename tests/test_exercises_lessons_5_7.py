@@ -1,4 +1,4 @@
-"""The checkers of lessons 05-07, tested both ways: the worked solutions pass,
+"""The checkers of lessons 06-07, tested both ways: the worked solutions pass,
 and each typical mistake fails with the hint that points at its concept."""
 
 from __future__ import annotations
@@ -435,7 +435,7 @@ def namespace() -> dict:
 
 
 def test_lesson_05_folded_solutions_pass():
-    spreader, nick = folded_solutions("05-spread-site.ipynb")
+    spreader, nick = folded_solutions("06-spread-site.ipynb")
     ns = namespace()
     exec(spreader, ns)
     assert check_spread_factory(ns["MySpreadFactory"]), "the folded Spreader solution"
@@ -444,7 +444,7 @@ def test_lesson_05_folded_solutions_pass():
 
 
 def test_lesson_06_folded_solutions_pass():
-    idle, who = folded_solutions("06-going-live.ipynb")
+    idle, who = folded_solutions("07-going-live.ipynb")
     ns = namespace()
     exec(idle, ns)
     assert check_idle_timeout(ns["IdleFactory"])
@@ -453,7 +453,7 @@ def test_lesson_06_folded_solutions_pass():
 
 
 def test_lesson_07_folded_solution_passes():
-    (tests,) = folded_solutions("07-testing-your-protocols.ipynb")
+    (tests,) = folded_solutions("11-testing-your-protocols.ipynb")
     ns = namespace()
     exec(tests, ns)
     found = [f for name, f in ns.items() if name.startswith("test_") and callable(f)]

@@ -1,5 +1,5 @@
 """The blog's server (spreadlab.servers.seed) keeps its flaws on purpose: each test
-here shows one of them happening in a memory room, as lesson 05 does, and
+here shows one of them happening in a memory room, as lesson 06 does, and
 that the correct server (spreadlab.servers.spread) does not have it."""
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from spreadlab import slides
+from spreadlab.publish import slides
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "build" / "slides-cache"

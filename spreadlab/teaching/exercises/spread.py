@@ -72,7 +72,7 @@ def _spreads(sender, others, payload: bytes, text: str, *, chunks=None) -> None:
     expect(not echoed, f"the sender, {sender.name}, got back {echoed!r}")
 
 
-# --- lesson 05: your Spread server -------------------------------------------------
+# --- lesson 06: your Spread server -------------------------------------------------
 
 
 def check_spread_factory(factory_class) -> Report:
@@ -216,7 +216,7 @@ def _check_framing(report: Report, factory_class) -> None:
             expect(b1.lines and b1.lines[-1].endswith("only for server one"), f"{b1.name} received {b1.lines!r}")
 
 
-# --- lesson 05, going further: /nick -------------------------------------------------
+# --- lesson 06, going further: /nick -------------------------------------------------
 
 
 def check_nick_command(factory_class) -> Report:
@@ -285,7 +285,7 @@ def check_nick_command(factory_class) -> Report:
     return report
 
 
-# --- lesson 06: an idle timeout --------------------------------------------------------
+# --- lesson 07: an idle timeout --------------------------------------------------------
 
 
 def _timed_room(factory_class):
@@ -370,7 +370,7 @@ def check_idle_timeout(factory_class, seconds: float = 30) -> Report:
     return report
 
 
-# --- lesson 06, going further: /who ------------------------------------------------------
+# --- lesson 07, going further: /who ------------------------------------------------------
 
 
 def _name_of(client) -> str:

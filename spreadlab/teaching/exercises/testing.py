@@ -1,4 +1,4 @@
-"""Checkers for lesson 07 (Testing your protocols).
+"""Checkers for lesson 11 (Testing your protocols).
 
 `check_your_tests` checks tests, not a server: it runs the test functions you
 wrote against the correct Spread server (every test must pass) and against

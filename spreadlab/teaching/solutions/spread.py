@@ -1,9 +1,9 @@
 """Solutions for the Spread Site lessons (05 Spread Site, 06 Going live).
 
-``MySpreadFactory`` is the Spread server built again for Python 3 (lesson 05),
-``NickFactory`` adds ``/nick NAME`` (lesson 05, going further) and
+``MySpreadFactory`` is the Spread server built again for Python 3 (lesson 06),
+``NickFactory`` adds ``/nick NAME`` (lesson 06, going further) and
 ``IdleFactory`` drops clients silent for 30 seconds and ``WhoFactory``
-answers ``/who`` (lesson 06).
+answers ``/who`` (lesson 07).
 """
 
 from twisted.internet.protocol import Factory

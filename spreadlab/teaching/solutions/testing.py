@@ -1,4 +1,4 @@
-"""Solutions for lesson 07 (Testing your protocols): tests that notice every
+"""Solutions for lesson 11 (Testing your protocols): tests that notice every
 planted bug of `spreadlab.teaching.exercises.check_your_tests`.
 
 Each test takes the factory class to test, as the checker and the pytest
