@@ -60,3 +60,31 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     _browser_gate(item)
 
 # ======================================================= end of browser gate
+
+
+# ============================================================================
+# Counts printed at the end of the run (owner: the lead).
+#
+# A test that wants the run to say how many of something it checked (scenarios
+# run in both rooms, right and wrong answers given to a checker) calls
+# ``report_count(request.config, "what was counted", n)``; the totals are
+# printed in pytest's terminal summary, under "spreadlab counts".
+# ============================================================================
+
+_COUNTS_KEY = pytest.StashKey[dict]()
+
+
+def report_count(config: pytest.Config, what: str, n: int = 1) -> None:
+    """Add *n* to the count called *what*, printed at the end of the run."""
+    counts = config.stash.setdefault(_COUNTS_KEY, {})
+    counts[what] = counts.get(what, 0) + n
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    counts = config.stash.get(_COUNTS_KEY, {})
+    if counts:
+        terminalreporter.section("spreadlab counts")
+        for what, n in sorted(counts.items()):
+            terminalreporter.write_line(f"{n:6d}  {what}")
+
+# ============================================================ end of counts
