@@ -4,19 +4,17 @@ A `MemoryRoom` plays the part of a listening TCP port.  It takes any
 factory, builds one real protocol per client through ``buildProtocol``, and
 connects each to a `RoomTransport` (a ``twisted.internet.testing.
 StringTransport`` that tells the room what happens to it).  Bytes a protocol
-writes land in that client's inbox; bytes a client sends are handed to the
-protocol's ``dataReceived`` cut into chunks the way you choose, because TCP
-is a stream and a protocol must cope with any cut.
+writes reach that client's inbox when the callback that wrote them returns;
+bytes a client sends are handed to the protocol's ``dataReceived`` cut into
+chunks the way you choose, because TCP is a stream and a protocol must cope
+with any cut.
 
-Closing behaves as on real TCP, which plain StringTransport does not do:
-``loseConnection`` (by either side) ends in ``connectionLost`` with
-``ConnectionDone``, ``abortConnection`` with ``ConnectionAborted`` (a kind of
-``ConnectionLost``; a reset by the client gives ``ConnectionLost``), and neither
-happens inside the call that asked for it but just after the current
-callback returns, as the reactor would do it.  After ``loseConnection`` the
-transport stops reading, so later chunks from that client are not delivered.
-A transport paused with ``pauseProducing`` holds the client's chunks until it
-is resumed.
+It is the memory backend of `spreadlab.rooms.core`, and does what that module
+states Twisted over TCP does: the same observations as a `LiveRoom` on
+loopback (what each client receives and how its connection ends, which
+protocol methods run with what, the ``connectionLost`` reasons), which
+``tests/test_differential.py`` checks scenario by scenario.  It does not
+model timing, packet loss, the kernel's socket buffers or a pulled cable.
 
 Everything is recorded in one `Trace`.  Nothing here is random and nothing
 uses the reactor: the same scenario always gives the same trace.  Use a room
@@ -27,82 +25,52 @@ from __future__ import annotations
 
 import collections
 import itertools
-from typing import Callable, Iterable, Union
+from typing import Callable
 
-from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionAborted, ConnectionDone, ConnectionLost
-from twisted.internet.task import Clock
 from twisted.internet.abstract import _dataMustBeBytes
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from . import trace as T
+from .core import (CLOSED_BY_ITSELF, EOF_FROM_SERVER, READ_SIZE, SEND_BUFFER, STILL_OPEN, Chunking,
+                   ClientCore, RoomCore, cut, describe, ending_seen_by_client, reason)
 
-Chunking = Union[None, str, int, Iterable[int]]
+__all__ = ["MemoryRoom", "MemoryClient", "RoomTransport", "cut", "Chunking", "HOST"]
 
 #: Where the room pretends to listen (the seed's port).
 HOST = IPv4Address("TCP", "127.0.0.1", 8007)
 
 
-def cut(data: bytes, chunks: Chunking = None) -> list[bytes]:
-    """Cut *data* into the chunks a receiver's ``dataReceived`` will see.
-
-    - ``None`` or ``"whole"``: one chunk;
-    - ``"bytes"``: one byte at a time;
-    - an ``int`` n: chunks of n bytes;
-    - a list of ints: chunks of those sizes, the rest as a last chunk;
-    - ``"split-utf8"``: two chunks, cut inside the first multi-byte UTF-8
-      character (a Chinese character arriving in two halves).
-    """
-    if not data:
-        return []
-    if chunks is None or chunks == "whole":
-        return [data]
-    if chunks == "bytes":
-        chunks = 1
-    if chunks == "split-utf8":
-        for index, byte in enumerate(data):
-            if byte >= 0xC0:  # the lead byte of a multi-byte character
-                return [data[: index + 1], data[index + 1 :]]
-        return [data]
-    if isinstance(chunks, str):
-        raise ValueError(
-            f"unknown chunking {chunks!r}: use 'whole', 'bytes', 'split-utf8', "
-            "a chunk size or a list of sizes"
-        )
-    if isinstance(chunks, int):
-        if chunks < 1:
-            raise ValueError("a chunk size must be at least 1 byte")
-        return [data[i : i + chunks] for i in range(0, len(data), chunks)]
-    pieces, start = [], 0
-    for size in chunks:
-        if size < 1:
-            raise ValueError("chunk sizes must be at least 1 byte")
-        if start >= len(data):
-            break
-        pieces.append(data[start : start + size])
-        start += size
-    if start < len(data):
-        pieces.append(data[start:])
-    return pieces
+#: Transports with bytes written in the current callback, in every memory
+#: room (a protocol of one room may write to a transport of another, as
+#: the seed's global list does): one reactor's doWrite sends them all.
+_DIRTY: list["RoomTransport"] = []
 
 
 class RoomTransport(StringTransport):
     """The server side of one in-memory connection.
 
     A StringTransport (so ``value()``, ``clear()`` and the other test helpers
-    work) that also delivers what is written to the client's inbox, records
-    writes and closes in the room's trace, and has the room finish a close
-    with ``connectionLost`` as a real TCP transport does.  What was written
-    is kept once, in the inbox (``value()`` is served from it), not a second
-    time in StringTransport's buffer.
+    work) that behaves as ``tcp.Connection`` does: writes wait in a buffer
+    until the callback returns, ``loseConnection`` sends them and then
+    closes, ``abortConnection`` discards them and resets, and the room
+    finishes every close with ``connectionLost``.
     """
 
     def __init__(self, room: "MemoryRoom", client: "MemoryClient") -> None:
         self._room = room
         self._client = client
         self._trace = room.trace
-        super().__init__(hostAddress=HOST, peerAddress=client.peer)
+        self._buffer: list[bytes] = []  # written in this callback, not sent yet
+        self._dropped: list[bytes] = []  # written but never sent (aborted, or after the close)
+        self._aborting = False
+        self._cleared = 0
+        self.lost = False  # connectionLost was called
+        self.disconnected = False
+        # lenient: pausing or resuming after loseConnection is allowed, as on TCP
+        super().__init__(hostAddress=HOST, peerAddress=client.peer, lenient=True)
 
     def write(self, data: bytes) -> None:
         if type(data) is not bytes:
@@ -110,56 +78,101 @@ class RoomTransport(StringTransport):
             data = bytes(data)  # a subclass of bytes: keep plain bytes
         if not data:
             return
-        if self.connected and not self.disconnected:
-            client = self._client
-            self._trace.add(T.WRITE, client.name, data)
-            client._inbox.append(data)
-        else:  # a closed or aborted transport drops writes silently
-            self._dropped.append(data)  # (value() shows them, as StringTransport's does)
-
-    def value(self) -> bytes:
-        """Everything written since the last `clear` (StringTransport's test
-        helper), the writes after a close included."""
-        return b"".join(self._client._inbox[self._cleared:]) + b"".join(self._dropped)
-
-    def clear(self) -> None:
-        """Forget what `value` returns so far (the client keeps what it received)."""
-        self._cleared = len(self._client._inbox)
-        self._dropped: list[bytes] = []
+        if self.lost:  # after connectionLost: dropped silently
+            self._dropped.append(data)
+            return
+        self._trace.add(T.WRITE, self._client.name, data)
+        if self._aborting:  # abortConnection stopped writing
+            self._dropped.append(data)
+            return
+        if not self._buffer:
+            _DIRTY.append(self)
+        self._buffer.append(data)
+        self._room._poke()
 
     def writeSequence(self, data) -> None:
         self.write(b"".join(data))
 
+    def _send_buffer(self) -> None:
+        """The reactor's doWrite: what was written goes to the client."""
+        data, self._buffer = self._buffer, []
+        client = self._client
+        if self._aborting or self.lost or client._ending != STILL_OPEN:
+            self._dropped.extend(data)
+        elif client._reading:
+            client._inbox.extend(data)
+        else:  # the client does not read: it waits, and a streaming producer is paused
+            client._unread.extend(data)
+            client._unread_size += sum(map(len, data))
+            if (self.producer is not None and self.streaming and not self._producer_paused
+                    and client._unread_size > SEND_BUFFER):
+                self._producer_paused = True
+                self._room._guarded(client, "pauseProducing", self.producer.pauseProducing)
+
+    _producer_paused = False
+
+    def value(self) -> bytes:
+        """Everything written since the last `clear` (StringTransport's test
+        helper), what was never sent included."""
+        client = self._client
+        everything = b"".join([*client._inbox, *client._unread, *self._buffer, *self._dropped])
+        return everything[self._cleared:]
+
+    def clear(self) -> None:
+        """Forget what `value` returns so far (the client keeps what it received)."""
+        self._cleared += len(self.value())
+
+    def unregisterProducer(self) -> None:
+        """As on TCP, allowed when none is registered (after connectionLost)."""
+        self.producer = self.streaming = None
+
     def loseConnection(self) -> None:
-        if self.disconnecting or not self.connected:
+        if self.lost or self.disconnecting:
             return
-        self._room.trace.record(T.LOSE, self._client.name, detail="by the server")
-        super().loseConnection()
-        self._room._later(lambda: self._room._lost(self._client, ConnectionDone()))
+        self._trace.record(T.LOSE, self._client.name, detail="by the server")
+        self.disconnecting = True  # stops reading; writes still go out
+        self._room._later(self._close_in_order)
+        self._room._poke()
+
+    def _close_in_order(self) -> None:
+        if self._aborting or self.lost:
+            return
+        self._send_buffer()
+        self._room._lost(self._client, reason("clean"))
 
     def abortConnection(self) -> None:
-        if self.disconnected or not self.connected:
+        if self.lost or self._aborting:
             return
-        self._room.trace.record(T.ABORT, self._client.name, detail="by the server")
-        already_closing = self.disconnecting
-        self.disconnected = True  # not super(): its loseConnection would close cleanly
-        self.disconnecting = True
-        if not already_closing:
-            self._room._later(lambda: self._room._lost(self._client, ConnectionAborted()))
-        else:
-            self._room._abort_pending(self._client)
+        self._trace.record(T.ABORT, self._client.name, detail="by the server")
+        self._aborting = self.disconnecting = True
+        self._dropped.extend(self._buffer)  # Twisted's buffer is discarded
+        self._buffer = []
+        self._room._later(lambda: self._room._lost(self._client, reason("aborted")))
+        self._room._poke()
+
+    def stopProducing(self) -> None:
+        """As on TCP, the same as `loseConnection`."""
+        self.loseConnection()
 
     def resumeProducing(self) -> None:
         super().resumeProducing()
         self._room._later(lambda: self._room._deliver_held(self._client))
+        self._room._poke()
+
+    @property
+    def reading(self) -> bool:
+        """Does the transport read what the client sends?  Not after a
+        close was asked for, nor while paused."""
+        return not self.disconnecting and not self.lost and self.producerState == "producing"
 
 
-class MemoryClient:
+class MemoryClient(ClientCore):
     """One client of a `MemoryRoom`, seen from the client's side.
 
-    ``received`` is every byte the server wrote to it; ``lines`` the complete
-    lines in it, decoded; ``protocol`` and ``transport`` the server's side of
-    the connection (``None`` if the server refused it).
+    ``received`` is every byte that arrived from the server; ``lines`` the
+    complete lines in it, decoded; ``ending`` how the connection ended;
+    ``protocol`` and ``transport`` the server's side of the connection
+    (``None`` if the factory built no protocol: ``refused``).
     """
 
     def __init__(self, room: "MemoryRoom", name: str, peer: IPv4Address) -> None:
@@ -169,28 +182,20 @@ class MemoryClient:
         self.protocol = None
         self.transport: RoomTransport | None = None
         self.refused = False
-        self.connected = False
-        self._abort_requested = False
+        self.made = True  # the room listens: the kernel accepts every connect
+        self._ending = STILL_OPEN
         self._inbox: list[bytes] = []
-        self._held: collections.deque[bytes] = collections.deque()
-
-    # --- what the client sees ----------------------------------------------
-
-    @property
-    def received(self) -> bytes:
-        """All bytes the server wrote to this client, joined."""
-        return b"".join(self._inbox)
+        self._held = bytearray()  # sent, not read by the server yet
+        self._eof_held = False  # closed cleanly after what is held
+        self._reading = True
+        self._unread: list[bytes] = []  # arrived while this client was not reading
+        self._unread_size = 0
 
     @property
-    def text(self) -> str:
-        """What was received, decoded as UTF-8 (undecodable bytes as U+FFFD)."""
-        return self.received.decode("utf-8", errors="replace")
-
-    @property
-    def lines(self) -> list[str]:
-        """The complete lines received so far, decoded, without line ends."""
-        parts = self.text.split("\n")[:-1]
-        return [part[:-1] if part.endswith("\r") else part for part in parts]
+    def connected(self) -> bool:
+        """True from connectionMade until either side closes."""
+        transport = self.transport
+        return transport is not None and not transport.lost and self._ending == STILL_OPEN
 
     # --- what the client does ------------------------------------------------
 
@@ -205,21 +210,34 @@ class MemoryClient:
         return self
 
     def close(self) -> None:
-        """Close from the client's side (like Ctrl-D in ``nc``): the server's
-        protocol gets ``connectionLost`` with ``ConnectionDone``."""
+        """Close from the client's side (like Ctrl-D in ``nc``): the server
+        reads end-of-file and its protocol gets ``connectionLost`` with
+        ``ConnectionDone``."""
         self.room._client_close(self, abort=False)
 
     def abort(self) -> None:
-        """Reset from the client's side (a crash, a pulled cable): the
-        server's protocol gets ``connectionLost`` with ``ConnectionLost``."""
+        """Reset from the client's side (a crash: a TCP RST): the server's
+        protocol gets ``connectionLost`` with ``ConnectionLost``."""
         self.room._client_close(self, abort=True)
 
-    def __repr__(self) -> str:
-        state = "refused" if self.refused else ("connected" if self.connected else "closed")
-        return f"<{self.name} {state}, {len(self.received)} bytes received>"
+    def stop_reading(self) -> None:
+        """Stop reading what the server sends (a client that hangs): it
+        waits, and past 64 KiB the server's streaming producer is paused."""
+        self._reading = False
+
+    def resume_reading(self) -> None:
+        """Read again: what waited arrives."""
+        self._reading = True
+        self._inbox.extend(self._unread)
+        self._unread, self._unread_size = [], 0
+        transport = self.transport
+        if transport is not None and transport._producer_paused and not transport.lost:
+            transport._producer_paused = False
+            self.room._guarded(self, "resumeProducing", transport.producer.resumeProducing)
+        self.room._run()
 
 
-class MemoryRoom:
+class MemoryRoom(RoomCore):
     """A pretend listening port for *factory*, with in-memory clients.
 
     ``room.connect()`` adds a client; ``room.clients`` lists the connected
@@ -230,9 +248,11 @@ class MemoryRoom:
     need time (pass your own with ``clock=``, the one you gave the factory);
     move it with `advance`, which also delivers what became due.
 
-    Exceptions raised by protocol code close that connection as Twisted
-    does, and are then raised again to the caller (set
-    ``raise_errors=False`` to only record them), so a learner sees the
+    An exception raised by the factory's or a protocol's code has the
+    effect it has in Twisted (`spreadlab.rooms.core`), is kept in
+    ``errors`` and recorded in the trace, and is then raised to the caller
+    (several at once together, as a `ProtocolErrors`; set
+    ``raise_errors=False`` to only keep them), so a learner sees every
     traceback in the cell that caused it.
     """
 
@@ -244,45 +264,37 @@ class MemoryRoom:
         self.raise_errors = raise_errors
         self.all_clients: list[MemoryClient] = []
         self.errors: list[Failure] = []
+        self._raised = 0
         self._numbers = itertools.count(1)
         self._pending: collections.deque[Callable[[], None]] = collections.deque()
         self._running = False
+        self._depth = 0  # how deep in calls to the factory's or a protocol's code
         self.listening = True
         factory.doStart()
 
-    # --- public interface (shared with the live room) -------------------------
-
-    @property
-    def clients(self) -> list[MemoryClient]:
-        """The clients connected now."""
-        return [c for c in self.all_clients if c.connected]
-
-    def client(self, name: str) -> MemoryClient:
-        """The client called *name* (``"client 2"``)."""
-        for c in self.all_clients:
-            if c.name == name:
-                return c
-        raise KeyError(f"no client called {name!r} in this room")
-
     def connect(self, name: str | None = None) -> MemoryClient:
-        """Connect a new client; returns it (check ``.refused``)."""
+        """Connect a new client; returns it.  If the factory builds no
+        protocol (``buildProtocol`` returns ``None`` or raises), the
+        connection is closed at once: the client reads end-of-file
+        (``.refused`` is set, ``.ending`` says so)."""
         if not self.listening:
             raise RuntimeError("this room is closed; make a new one")
         number = next(self._numbers)
         client = MemoryClient(self, name or f"client {number}", IPv4Address("TCP", "127.0.0.1", 50000 + number))
         self.all_clients.append(client)
         self.trace.record(T.CONNECT, client.name, detail=f"from {client.peer.host}:{client.peer.port}")
-        protocol = self._guarded(client, lambda: self.factory.buildProtocol(client.peer))
+        errors = len(self.errors)
+        protocol = self._guarded(client, "buildProtocol", self.factory.buildProtocol, client.peer)
         if protocol is None:
+            why = "buildProtocol raised" if len(self.errors) > errors else "buildProtocol returned None"
             client.refused = True
-            self.trace.record(T.REFUSED, client.name, detail="buildProtocol returned None")
-            self._run()
-            return client
-        client.protocol = protocol
-        client.transport = RoomTransport(self, client)
-        client.connected = True
-        self.trace.record(T.MADE, client.name)
-        self._guarded(client, lambda: protocol.makeConnection(client.transport))
+            client._ending = EOF_FROM_SERVER
+            self.trace.record(T.NO_PROTOCOL, client.name, detail=f"{why}: the server closed the connection")
+        else:
+            client.protocol = protocol
+            client.transport = RoomTransport(self, client)
+            self.trace.record(T.MADE, client.name)
+            self._guarded(client, "connectionMade", protocol.makeConnection, client.transport)
         self._run()
         return client
 
@@ -318,92 +330,108 @@ class MemoryRoom:
             self.listening = False
             self.factory.doStop()
 
-    stop = close
-
-    def __enter__(self) -> "MemoryRoom":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<MemoryRoom {type(self.factory).__name__}: {len(self.clients)} connected, {len(self.trace)} events>"
 
-    # --- the machinery ---------------------------------------------------------
+    # --- the machinery: a reactor, in order, with no time --------------------------
 
     def _later(self, action: Callable[[], None]) -> None:
-        """Run *action* after the current callback returns (a reactor turn)."""
+        """Run *action* on the next reactor turn (after the current callback)."""
         self._pending.append(action)
+
+    def _poke(self) -> None:
+        """A transport was used outside any callback this room made (from a
+        timer on the factory's own clock, or from a notebook cell): the
+        reactor would take its turn now, so the room does."""
+        if not (self._running or self._depth):
+            self._run()
+
+    def _flush(self) -> None:
+        """Send what the callbacks wrote (the reactor's doWrite)."""
+        while _DIRTY:
+            _DIRTY.pop()._send_buffer()
 
     def _run(self) -> None:
         if self._running:
             return
         self._running = True
         try:
+            self._flush()
             while self._pending:
                 self._pending.popleft()()
+                self._flush()
         finally:
             self._running = False
-        if self.errors and self.raise_errors:
-            failure, self.errors = self.errors[0], []
-            failure.raiseException()
+        self._raise_new_errors()
 
-    def _guarded(self, client: MemoryClient, call: Callable[..., object], *args):
-        """Call protocol code, ``call(*args)``; an exception drops the
-        connection, as the reactor does, and is kept to be raised again by
-        `_run`."""
+    def _guarded(self, client: MemoryClient, where: str, call: Callable[..., object], *args):
+        """Call the factory's or a protocol's code, ``call(*args)``: an
+        exception is kept and recorded and has the effect it has in Twisted
+        (in dataReceived: the connection is lost at once, with the exception
+        as the reason; elsewhere it is only logged)."""
+        self._depth += 1
         try:
             return call(*args)
         except Exception:
             failure = Failure()
             self.errors.append(failure)
-            if client.connected:
-                self.trace.record(T.ABORT, client.name, detail=f"by the room: {failure.type.__name__} in protocol code")
-                self._later(lambda: self._lost(client, failure))
+            self.trace.record(T.ERROR, client.name, detail=f"in {where}: {describe(failure)}")
+            if where == "dataReceived":
+                self._lost(client, failure)
             return None
+        finally:
+            self._depth -= 1
 
     def _send(self, client: MemoryClient, pieces: list[bytes]) -> None:
-        if client.refused or not client.connected:
-            raise RuntimeError(f"{client.name} is not connected")
-        client._held.extend(pieces)
-        self._deliver_held(client)
+        if not client.connected:
+            raise RuntimeError(f"{client.name} is not connected ({client.ending})")
+        for piece in pieces:
+            client._held += piece
+            self._deliver_held(client)
+            self._flush()
         self._run()
 
     def _deliver_held(self, client: MemoryClient) -> None:
+        """The transport reads what waits for it, at most `READ_SIZE` bytes a
+        read, while it reads; then the client's end-of-file, if it closed."""
         transport = client.transport
-        while client._held and client.connected:
-            if transport.disconnecting or transport.producerState != "producing":
-                return  # not reading: after loseConnection, or paused
-            chunk = client._held.popleft()
+        held = client._held
+        while held and transport.reading:
+            chunk = bytes(held[:READ_SIZE])
+            del held[:READ_SIZE]
             self.trace.add(T.RECEIVED, client.name, chunk)
-            self._guarded(client, client.protocol.dataReceived, chunk)
+            self._guarded(client, "dataReceived", client.protocol.dataReceived, chunk)
+            self._flush()
+        if client._eof_held and not held and transport.reading:
+            self.trace.record(T.EOF, client.name, detail="from the client")
+            self._lost(client, reason("clean"))
 
     def _client_close(self, client: MemoryClient, abort: bool) -> None:
         if not client.connected:
             return
-        kind = T.ABORT if abort else T.LOSE
-        self.trace.record(kind, client.name, detail="by the client")
-        client._held.clear()
-        reason = ConnectionLost("the connection was reset by the peer") if abort else ConnectionDone()
-        self._lost(client, reason)
+        client._ending = CLOSED_BY_ITSELF
+        if abort:
+            client._held.clear()
+            self.trace.record(T.RESET, client.name, detail="by the client")
+            self._lost(client, reason("reset"))
+        else:
+            client._eof_held = True  # read after what the server has not read yet
+            self._deliver_held(client)
         self._run()
 
-    def _abort_pending(self, client: MemoryClient) -> None:
-        # an abort after loseConnection: the pending clean close becomes a reset
-        client._abort_requested = True
-
-    def _lost(self, client: MemoryClient, reason) -> None:
-        if not client.connected:
-            return
-        if client._abort_requested and not isinstance(reason, Failure):
-            reason = ConnectionAborted()
-        failure = reason if isinstance(reason, Failure) else Failure(reason)
-        client.connected = False
+    def _lost(self, client: MemoryClient, why: Failure) -> None:
+        """The connection is gone: tcp.Connection.connectionLost."""
         transport = client.transport
+        if transport.lost:
+            return
+        transport.lost = transport.disconnecting = transport.disconnected = True
         transport.connected = False
-        transport.disconnecting = True
-        self.trace.record(T.LOST, client.name, detail=f"{failure.type.__name__}: {failure.getErrorMessage()}")
-        if transport.producer is not None:
-            producer = transport.producer
-            self._guarded(client, producer.stopProducing)
-        self._guarded(client, lambda: client.protocol.connectionLost(failure))
+        transport._dropped.extend(transport._buffer)  # not sent (a clean close sent it first)
+        transport._buffer = []
+        if client._ending == STILL_OPEN:
+            client._ending = ending_seen_by_client(why)
+        self.trace.record(T.LOST, client.name, detail=describe(why))
+        producer, transport.producer = transport.producer, None
+        if producer is not None:
+            self._guarded(client, "stopProducing", producer.stopProducing)
+        self._guarded(client, "connectionLost", client.protocol.connectionLost, why)

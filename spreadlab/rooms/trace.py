@@ -17,17 +17,23 @@ import time as _time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-# The kinds of event, in the words of Twisted's own API.
-CONNECT = "connect"  # a client opened a connection (the server accepted it)
-REFUSED = "refused"  # the factory's buildProtocol returned None
+# The kinds of event.  What the server's protocol and transport did is named
+# in the words of Twisted's API; what came over the wire from the client is
+# named as what it is on the wire (a connect, an end-of-file, a reset).
+CONNECT = "connect"  # a client's connection arrived (the kernel accepted it)
+NO_PROTOCOL = "no protocol"  # buildProtocol returned None or raised: the socket is closed
 MADE = "connectionMade"  # the protocol's connectionMade was called
 RECEIVED = "dataReceived"  # a chunk of bytes was handed to dataReceived
 WRITE = "write"  # the protocol wrote bytes to its transport
-LOSE = "loseConnection"  # someone asked for a clean close
-ABORT = "abortConnection"  # someone asked for an immediate close
-LOST = "connectionLost"  # the protocol's connectionLost was called
+LOSE = "loseConnection"  # the server asked for a clean close
+ABORT = "abortConnection"  # the server asked for an immediate close (a reset)
+EOF = "end-of-file"  # the client closed its side cleanly (FIN), as the server read it
+RESET = "reset"  # the client reset the connection (RST), as the server saw it
+ERROR = "error"  # the factory's or the protocol's code raised (detail: what, where)
+LOST = "connectionLost"  # the protocol's connectionLost was called (detail: the reason)
+REFUSED = NO_PROTOCOL  # the older name (it was never a TCP refusal)
 
-KINDS = (CONNECT, REFUSED, MADE, RECEIVED, WRITE, LOSE, ABORT, LOST)
+KINDS = (CONNECT, NO_PROTOCOL, MADE, RECEIVED, WRITE, LOSE, ABORT, EOF, RESET, ERROR, LOST)
 _KINDS = frozenset(KINDS)
 _monotonic = _time.monotonic
 
