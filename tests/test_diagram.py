@@ -54,7 +54,7 @@ def test_one_arrow_per_chunk_and_write_labelled_with_the_bytes(trace):
         assert chunk in labels
     assert "“client 1: hi\\r\\n”" in labels
     # one arrow head per chunk, write, connect and close
-    arrows = len(trace.of(T.RECEIVED)) + len(trace.of(T.WRITE)) + len(trace.of(T.CONNECT)) + len(trace.of(T.LOSE))
+    arrows = len(trace.of(T.RECEIVED)) + len(trace.of(T.WRITE)) + len(trace.of(T.CONNECT)) + len(trace.of(T.LOSE)) + len(trace.of(T.EOF))
     assert len(list(svg.iter(f"{SVG}polygon"))) == arrows
     assert "connectionLost(ConnectionDone)" in labels
 

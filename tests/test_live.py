@@ -274,7 +274,7 @@ def test_an_exception_in_protocol_code_is_shown_once_and_the_server_keeps_servin
         a.send("boom\n")
         assert not a.connected
         assert len(room.errors) == 1 and room.errors[0].check(ValueError)
-        assert room.trace.kinds("client 1")[-3:] == [T.RECEIVED, T.ABORT, T.LOST]
+        assert room.trace.kinds("client 1")[-3:] == [T.RECEIVED, T.ERROR, T.LOST]
         assert "ValueError" in room.trace.of(T.LOST, "client 1")[0].detail
         b.send("still serving\n")
         assert c.received == b"still serving\n"

@@ -38,7 +38,7 @@ from typing import Callable
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, serverFromString
-from twisted.internet.error import CannotListenError, ConnectBindError
+from twisted.internet.error import CannotListenError, ConnectBindError, ConnectionDone, ConnectionLost
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
@@ -46,7 +46,8 @@ from zope.interface import directlyProvides, providedBy
 
 from . import trace as T
 from .background import CellOutput, _refuse_in_reactor, blocking_call, start_reactor
-from .memory import Chunking, cut
+from .core import (CLOSED_BY_ITSELF, EOF_FROM_SERVER, RESET, STILL_OPEN, Chunking, ClientCore, RoomCore,
+                   cut, describe)
 
 __all__ = ["LiveRoom", "LiveClient", "PortInUse", "DEFAULT_ENDPOINT"]
 
@@ -78,6 +79,7 @@ class _ServerSide(ProtocolWrapper):
         self.written = 0  # bytes written while connected
         self.reading = True
         self.lost = False
+        self._aborting = False
         self.whenLost: Deferred = Deferred()
 
     def makeConnection(self, transport) -> None:
@@ -110,8 +112,9 @@ class _ServerSide(ProtocolWrapper):
         self.room._changed()
 
     def abortConnection(self) -> None:
-        if self.connected:
+        if self.connected and not self._aborting:
             self.room.trace.record(T.ABORT, self.client.name, detail="by the server")
+        self._aborting = True
         self.disconnecting = 1
         self.transport.abortConnection()
         self.room._changed()
@@ -126,8 +129,9 @@ class _ServerSide(ProtocolWrapper):
         self.transport.resumeProducing()
 
     def stopProducing(self) -> None:
+        """On TCP the same as loseConnection (abstract.FileDescriptor)."""
         self.reading = False
-        self.transport.stopProducing()
+        self.loseConnection()
 
     # as the transport's protocol
 
@@ -140,11 +144,15 @@ class _ServerSide(ProtocolWrapper):
             self.room._changed()
 
     def connectionLost(self, reason) -> None:
+        if not self.disconnecting:  # the server did not close it: what came from the client
+            if reason.check(ConnectionDone):
+                self.room.trace.record(T.EOF, self.client.name, detail="from the client")
+            elif reason.check(ConnectionLost):
+                self.room.trace.record(T.RESET, self.client.name, detail="by the client")
         self.connected = 0
         self.disconnecting = 1
         self.lost = True
-        why = f"{reason.type.__name__}: {reason.getErrorMessage()}"
-        self.room.trace.record(T.LOST, self.client.name, detail=why)
+        self.room.trace.record(T.LOST, self.client.name, detail=describe(reason))
         self.factory.unregisterProtocol(self)
         try:
             wrapped = self.wrappedProtocol
@@ -169,14 +177,15 @@ class _RecordingFactory(WrappingFactory):
         room = self.room
         client = room._accepted(addr)
         room.trace.record(T.CONNECT, client.name, detail=f"from {addr.host}:{addr.port}")
-        try:
-            wrapped = room._call(client, "buildProtocol", lambda: self.wrappedFactory.buildProtocol(addr))
-        except BaseException:
-            client._refuse("buildProtocol raised an exception")
-            raise
+        errors = len(room.errors)
+        wrapped = room._call(client, "buildProtocol", lambda: self.wrappedFactory.buildProtocol(addr))
         if wrapped is None:
-            room.trace.record(T.REFUSED, client.name, detail="buildProtocol returned None")
-            client._refuse("buildProtocol returned None")
+            # Port.doRead closes the accepted socket: the client reads end-of-file.
+            # (Had the exception gone on to Port.doRead, the socket would stay open
+            # for as long as the kept Failure's frames hold it: a hang and a leak.)
+            why = "buildProtocol raised" if len(room.errors) > errors else "buildProtocol returned None"
+            room.trace.record(T.NO_PROTOCOL, client.name, detail=f"{why}: the server closed the connection")
+            client._refuse(why)
             return None
         server = self.protocol(self, wrapped, client)
         client._link(server)
@@ -201,12 +210,17 @@ class _ClientEnd(Protocol):
         self.client.room._changed()
 
     def connectionLost(self, reason) -> None:
-        self.client._end_lost = True
-        self.client.room._changed()
+        client = self.client
+        if client._closing:
+            client._ending = CLOSED_BY_ITSELF
+        else:
+            client._ending = EOF_FROM_SERVER if reason.check(ConnectionDone) else RESET
+        client._end_lost = True
+        client.room._changed()
         self.client._whenEndLost.callback(None)
 
 
-class LiveClient:
+class LiveClient(ClientCore):
     """One client of a `LiveRoom`.
 
     A client made by ``room.connect()`` is a real TCP connection whose
@@ -227,6 +241,8 @@ class LiveClient:
         self.transport: _ServerSide | None = None
         self.refused = False
         self.refusal = ""
+        self.made = external  # our connect succeeded (set when it does)
+        self._ending = STILL_OPEN
         self._inbox: list[bytes] = []
         self._arrived = 0
         self._sent = 0
@@ -258,24 +274,6 @@ class LiveClient:
         sees the connection lost.  Any thread."""
         server = self.transport
         return server is not None and not server.lost and (self.external or not self._end_lost)
-
-    @property
-    def received(self) -> bytes:
-        """All bytes that arrived, joined.  Any thread."""
-        return b"".join(list(self._inbox))
-
-    @property
-    def text(self) -> str:
-        """What was received, decoded as UTF-8 (undecodable bytes as U+FFFD).
-        Any thread."""
-        return self.received.decode("utf-8", errors="replace")
-
-    @property
-    def lines(self) -> list[str]:
-        """The complete lines received so far, decoded, without line ends.
-        Any thread."""
-        parts = self.text.split("\n")[:-1]
-        return [part[:-1] if part.endswith("\r") else part for part in parts]
 
     def wait_for_lines(self, n: int, timeout: float | None = None) -> list[str]:
         """Wait until at least *n* complete lines have arrived; return the
@@ -342,7 +340,6 @@ class LiveClient:
             return
         if self._end_lost or server.lost:
             return
-        self.room.trace.record(T.ABORT if abort else T.LOSE, self.name, detail="by the client")
         self._closing = True
         transport = self._end.transport
         if abort:
@@ -357,15 +354,14 @@ class LiveClient:
             transport.loseConnection()
 
     def __repr__(self) -> str:
-        state = "refused" if self.refused else ("connected" if self.connected else "closed")
         where = " from outside" if self.external else ""
-        return f"<{self.name}{where} {state}, {len(self.received)} bytes received>"
+        return f"<{self.name}{where} {self._state()}, {len(self.received)} bytes received>"
 
 
 # --- the room -------------------------------------------------------------------------
 
 
-class LiveRoom:
+class LiveRoom(RoomCore):
     """*factory* listening on *endpoint* (loopback, a free port, by default),
     with real TCP clients.
 
@@ -493,18 +489,6 @@ class LiveRoom:
         """What a terminal user types to join: ``nc 127.0.0.1 PORT``.  Any thread."""
         return f"nc {self.host} {self.port}"
 
-    @property
-    def clients(self) -> list[LiveClient]:
-        """The clients connected now, including those from outside.  Any thread."""
-        return [c for c in list(self.all_clients) if c.connected]
-
-    def client(self, name: str) -> LiveClient:
-        """The client called *name* (``"client 2"``).  Any thread."""
-        for c in list(self.all_clients):
-            if c.name == name:
-                return c
-        raise KeyError(f"no client called {name!r} in this room")
-
     def connect(self, name: str | None = None) -> LiveClient:
         """Open a real TCP connection to the room and wait until the server
         has accepted it (or refused it: check ``.refused``) and the room is
@@ -534,10 +518,7 @@ class LiveRoom:
         protocol code not raised yet.  Notebook's thread."""
         _refuse_in_reactor("settle")
         self._wait(self._quiet, timeout, self._what_is_pending)
-        if self.raise_errors and self._raised < len(self.errors):
-            failure = self.errors[self._raised]
-            self._raised = len(self.errors)
-            failure.raiseException()
+        self._raise_new_errors()
         return self
 
     def advance(self, seconds: float) -> "LiveRoom":
@@ -561,12 +542,6 @@ class LiveRoom:
 
     stop = close
 
-    def __enter__(self) -> "LiveRoom":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = f"on {self.address}" if self.listening else "stopped"
         return (f"<LiveRoom {type(self.factory).__name__} {state}: {len(self.clients)} connected, "
@@ -585,6 +560,7 @@ class LiveRoom:
 
         def connected(end):
             client._end = end
+            client.made = True
 
         def failed(failure):
             if client.refused:
@@ -610,20 +586,23 @@ class LiveRoom:
 
     def _call(self, client: LiveClient, where: str, call: Callable[[], object]):
         """Call the room's factory or protocol code with its output routed to
-        the room's cell; show an exception there, keep it, and raise it
-        again for Twisted to handle (it drops the connection)."""
+        the room's cell; show an exception there, keep it and record it.  An
+        exception in dataReceived is raised again, for the reactor to drop
+        the connection; elsewhere Twisted would only log it, so it ends here
+        (the value is then None)."""
         with self._output.routed():
             try:
                 return call()
             except Exception as exc:
-                self.errors.append(Failure())
-                if where == "dataReceived" and client.connected:
-                    # Twisted drops the connection when this exception reaches it.
-                    client.transport.disconnecting = 1
-                    self.trace.record(T.ABORT, client.name,
-                                      detail=f"by the reactor: {type(exc).__name__} in protocol code")
+                failure = Failure()
+                self.errors.append(failure)
+                self.trace.record(T.ERROR, client.name, detail=f"in {where}: {describe(failure)}")
                 self._output.show_exception(
                     exc, f"{type(exc).__name__} in {where} of {client.name} (room on {self.address})")
+                if where != "dataReceived":
+                    return None
+                if client.transport is not None:
+                    client.transport.disconnecting = 1  # the reactor drops it now
                 raise
 
     def _stop_in_reactor(self) -> Deferred:
@@ -642,7 +621,6 @@ class LiveRoom:
                 stragglers.append(server)
             elif not client._end_lost:
                 waits.append(client._whenEndLost)
-                self.trace.record(T.LOSE, client.name, detail="by the client: the room is stopping")
                 client._closing = True
                 client._end.transport.loseConnection()
 

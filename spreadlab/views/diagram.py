@@ -102,16 +102,18 @@ def _row(event: T.Event, x: dict, y: float, label: int) -> str:
             body = _arrow(server, client, y, WRITE_COLOUR, text)
     elif event.kind == T.CONNECT:
         body = _arrow(client, server, y, _CLOSE_COLOUR, "connect", dashed=True)
-    elif event.kind == T.REFUSED:
-        body = _arrow(server, client, y, _ABORT_COLOUR, "refused", dashed=True)
+    elif event.kind == T.NO_PROTOCOL:
+        body = _arrow(server, client, y, _ABORT_COLOUR, "no protocol: end-of-file", dashed=True)
     elif event.kind == T.MADE:
         body = _note(client, y, "connectionMade", "#2b8a3e")
-    elif event.kind in (T.LOSE, T.ABORT):
+    elif event.kind == T.ERROR:
+        body = _note(client, y, f"error {event.detail}"[:label + 20], _ABORT_COLOUR)
+    elif event.kind in (T.LOSE, T.ABORT):  # the server's protocol asked for it
         colour = _ABORT_COLOUR if event.kind == T.ABORT else _CLOSE_COLOUR
-        if "server" in event.detail or "room" in event.detail:
-            body = _arrow(server, client, y, colour, event.kind, dashed=True)
-        else:
-            body = _arrow(client, server, y, colour, event.kind, dashed=True)
+        body = _arrow(server, client, y, colour, event.kind, dashed=True)
+    elif event.kind in (T.EOF, T.RESET):  # what came from the client, on the wire
+        colour = _ABORT_COLOUR if event.kind == T.RESET else _CLOSE_COLOUR
+        body = _arrow(client, server, y, colour, event.kind, dashed=True)
     else:  # connectionLost
         reason = event.detail.split(":")[0]
         body = (

@@ -121,11 +121,13 @@ class Scene:
             if kind == T.MADE:
                 card.state = "connected"
                 self.connected += 1
-            elif kind == T.REFUSED:
-                card.state, card.detail = "refused", event.detail
-            elif kind in (T.LOSE, T.ABORT):
+            elif kind == T.NO_PROTOCOL:
+                card.state, card.detail = "no protocol", event.detail
+            elif kind in (T.LOSE, T.ABORT, T.EOF, T.RESET):
                 if card.state != "closed":
                     card.state, card.detail = "closing", f"{kind} {event.detail}".strip()
+            elif kind == T.ERROR:
+                card.detail = f"{kind} {event.detail}"
             elif kind == T.LOST:
                 if card.state in ("connected", "closing"):
                     self.connected -= 1
@@ -146,7 +148,7 @@ _STATE_COLOURS = {
     "connected": "#2b8a3e",
     "closing": "#e67700",
     "closed": "#868e96",
-    "refused": "#c92a2a",
+    "no protocol": "#c92a2a",
 }
 SENT_COLOUR = "#d9480f"  # sender -> server
 WRITE_COLOUR = "#1c7ed6"  # server -> receivers
