@@ -249,6 +249,7 @@ class LiveClient(ClientCore):
         self._end: _ClientEnd | None = None
         self._end_lost = external
         self._closing = False  # our end was asked to close
+        self._reading = True  # our end reads what arrives (stop_reading)
         self._whenEndLost: Deferred = Deferred()
         self._decided = threading.Event()  # linked to its server side, or refused
 
@@ -326,6 +327,21 @@ class LiveClient(ClientCore):
         with ``ConnectionLost``.  A client from outside is aborted by the
         server instead.  Notebook's thread."""
         self._close(abort=True, timeout=timeout)
+
+    def stop_reading(self, timeout: float | None = None) -> None:
+        """Stop reading what the server sends (a client that hangs): it
+        waits in TCP's buffers, then in Twisted's.  Notebook's thread."""
+        if self._end is not None and self._reading:
+            self._reading = False
+            blocking_call(self._end.transport.pauseProducing, timeout=timeout or self.room.timeout)
+
+    def resume_reading(self, timeout: float | None = None) -> None:
+        """Read again: what waited arrives, then the room settles.
+        Notebook's thread."""
+        if self._end is not None and not self._reading:
+            self._reading = True
+            blocking_call(self._end.transport.resumeProducing, timeout=timeout or self.room.timeout)
+        self.room.settle(timeout)
 
     def _close(self, abort: bool, timeout: float | None) -> None:
         if not self.connected:
@@ -648,6 +664,10 @@ class LiveRoom(RoomCore):
             if server is None:
                 if not client._end_lost and client.refused and client._end is not None:
                     return False  # refused: wait for our end to see it
+                continue
+            if not client._reading:  # what it is sent waits; its end learns nothing until it reads
+                if server.disconnecting and not server.lost:
+                    return False
                 continue
             if server.lost or client._end_lost or server.disconnecting or client._closing:
                 if not (server.lost and client._end_lost):

@@ -351,8 +351,11 @@ class MemoryRoom(RoomCore):
         while _DIRTY:
             _DIRTY.pop()._send_buffer()
 
-    def _run(self) -> None:
-        if self._running:
+    def _turn(self) -> None:
+        """The reactor's turn between two reads: send what was written, then
+        run what was scheduled (a close, an abort's connectionLost)."""
+        if self._running:  # inside a scheduled action: the outer turn goes on
+            self._flush()
             return
         self._running = True
         try:
@@ -362,6 +365,10 @@ class MemoryRoom(RoomCore):
                 self._flush()
         finally:
             self._running = False
+
+    def _run(self) -> None:
+        """Take the turn, then raise the errors it brought (with raise_errors)."""
+        self._turn()
         self._raise_new_errors()
 
     def _guarded(self, client: MemoryClient, where: str, call: Callable[..., object], *args):
@@ -388,7 +395,6 @@ class MemoryRoom(RoomCore):
         for piece in pieces:
             client._held += piece
             self._deliver_held(client)
-            self._flush()
         self._run()
 
     def _deliver_held(self, client: MemoryClient) -> None:
@@ -401,7 +407,7 @@ class MemoryRoom(RoomCore):
             del held[:READ_SIZE]
             self.trace.add(T.RECEIVED, client.name, chunk)
             self._guarded(client, "dataReceived", client.protocol.dataReceived, chunk)
-            self._flush()
+            self._turn()
         if client._eof_held and not held and transport.reading:
             self.trace.record(T.EOF, client.name, detail="from the client")
             self._lost(client, reason("clean"))
