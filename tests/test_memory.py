@@ -275,3 +275,85 @@ def test_a_clock_given_to_the_room_is_the_one_advance_moves():
     assert b.lines[1:] == ["client 1: 1"]
     room.advance(5)
     assert b.lines[1:] == ["client 1: 1", "client 1: 2", "client 1: 3"]
+
+
+# --- what the memory room used to get wrong (issue 10), as TCP does it ----------------
+
+
+class Greeter(Protocol):
+    def connectionMade(self):
+        self.transport.write(b"hi\r\n")
+
+
+def test_write_then_abort_in_one_callback_sends_nothing_and_resets():
+    class ByeThenAbort(Greeter):
+        def dataReceived(self, data):
+            self.transport.write(b"bye\r\n")
+            self.transport.abortConnection()
+
+    room = MemoryRoom(Factory.forProtocol(ByeThenAbort))
+    client = room.connect().send(b"x")
+    assert client.received == b"hi\r\n"  # "bye" was in Twisted's buffer: discarded
+    assert client.ending == "reset"
+    assert room.trace.kinds("client 1")[-3:] == [T.WRITE, T.ABORT, T.LOST]
+
+
+def test_an_exception_in_connectionMade_is_kept_and_the_connection_keeps_working():
+    class Fragile(Greeter):
+        def connectionMade(self):
+            super().connectionMade()
+            raise ValueError("oops")
+
+        def dataReceived(self, data):
+            self.transport.write(data)
+
+    room = MemoryRoom(Factory.forProtocol(Fragile), raise_errors=False)
+    client = room.connect()
+    client.send(b"still here\n")
+    assert client.connected and client.ending == "still open"
+    assert client.received == b"hi\r\nstill here\n"
+    assert [f.type for f in room.errors] == [ValueError]
+
+
+def test_buildProtocol_returning_None_is_an_end_of_file_not_a_refusal():
+    class NoProtocol(Factory):
+        def buildProtocol(self, addr):
+            return None
+
+    room = MemoryRoom(NoProtocol())
+    client = room.connect()
+    assert client.made and client.ending == "end-of-file from the server"
+    assert room.trace.kinds() == [T.CONNECT, T.NO_PROTOCOL]
+    assert "buildProtocol returned None: the server closed the connection" in str(room.trace)
+
+
+def test_every_error_is_kept_and_raised_none_dropped():
+    class TwiceBroken(Protocol):
+        def dataReceived(self, data):
+            raise ValueError("bad data")
+
+        def connectionLost(self, reason):
+            raise AttributeError("bad close")
+
+    room = MemoryRoom(Factory.forProtocol(TwiceBroken))
+    client = room.connect()
+    with pytest.raises(Exception) as raised:
+        client.send(b"x")
+    group = raised.value
+    assert [type(e) for e in group.exceptions] == [ValueError, AttributeError]
+    assert [f.type for f in room.errors] == [ValueError, AttributeError]  # kept after raising
+    assert [e.detail for e in room.trace.of(T.ERROR)] == [
+        "in dataReceived: ValueError: bad data", "in connectionLost: AttributeError: bad close"]
+    room.settle()  # raised once: not again
+
+
+def test_a_client_close_and_reset_are_named_as_on_the_wire():
+    room = MemoryRoom(Factory.forProtocol(Recorder))
+    a, b = room.connect(), room.connect()
+    a.close()
+    b.abort()
+    text = str(room.trace)
+    assert "client 1   end-of-file      (from the client)" in text
+    assert "client 2   reset            (by the client)" in text
+    assert "loseConnection" not in text and "abortConnection" not in text
+    assert a.ending == b.ending == "closed by itself"
