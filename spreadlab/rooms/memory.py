@@ -43,28 +43,38 @@ __all__ = ["MemoryRoom", "MemoryClient", "RoomTransport", "cut", "Chunking", "HO
 HOST = IPv4Address("TCP", "127.0.0.1", 8007)
 
 
-#: Transports with bytes written in the current callback, in every memory
-#: room (a protocol of one room may write to a transport of another, as
-#: the seed's global list does): one reactor's doWrite sends them all.
-_DIRTY: list["RoomTransport"] = []
+class _Turns:
+    """The reactor turns taken by all memory rooms (a protocol of one room
+    may write to a transport of another, as the seed's global list does):
+    what was written in the current turn is still in Twisted's buffer."""
+
+    now = 0
+
+
+_TURNS = _Turns()
 
 
 class RoomTransport(StringTransport):
     """The server side of one in-memory connection.
 
     A StringTransport (so ``value()``, ``clear()`` and the other test helpers
-    work) that behaves as ``tcp.Connection`` does: writes wait in a buffer
-    until the callback returns, ``loseConnection`` sends them and then
-    closes, ``abortConnection`` discards them and resets, and the room
-    finishes every close with ``connectionLost``.
+    work) that behaves as ``tcp.Connection`` does: what is written in one
+    callback leaves when the callback returns (a reactor turn), so
+    ``abortConnection`` or an exception in ``dataReceived`` discards it;
+    ``loseConnection`` sends it and then closes; and the room finishes every
+    close with ``connectionLost``.
     """
 
     def __init__(self, room: "MemoryRoom", client: "MemoryClient") -> None:
         self._room = room
         self._client = client
         self._trace = room.trace
-        self._buffer: list[bytes] = []  # written in this callback, not sent yet
-        self._dropped: list[bytes] = []  # written but never sent (aborted, or after the close)
+        # Where writes go: the client's inbox; None once they are not sent
+        # (aborting, lost, the client gone) or wait (the client not reading).
+        self._sink: list[bytes] | None = client._inbox
+        self._turn = -1  # the turn of the last write, and where its writes start in the sink:
+        self._unsent_from = 0  # what was written since is still in Twisted's buffer
+        self._dropped: list[bytes] = []  # written but never sent
         self._aborting = False
         self._cleared = 0
         self.lost = False  # connectionLost was called
@@ -82,40 +92,46 @@ class RoomTransport(StringTransport):
             self._dropped.append(data)
             return
         self._trace.add(T.WRITE, self._client.name, data)
-        if self._aborting:  # abortConnection stopped writing
-            self._dropped.append(data)
+        sink = self._sink
+        if sink is None:
+            self._write_elsewhere(data)
             return
-        if not self._buffer:
-            _DIRTY.append(self)
-        self._buffer.append(data)
-        self._room._poke()
+        if self._turn != _TURNS.now:
+            self._turn = _TURNS.now
+            self._unsent_from = len(sink)
+        sink.append(data)
 
     def writeSequence(self, data) -> None:
         self.write(b"".join(data))
 
-    def _send_buffer(self) -> None:
-        """The reactor's doWrite: what was written goes to the client."""
-        data, self._buffer = self._buffer, []
+    def _write_elsewhere(self, data: bytes) -> None:
         client = self._client
-        if self._aborting or self.lost or client._ending != STILL_OPEN:
-            self._dropped.extend(data)
-        elif client._reading:
-            client._inbox.extend(data)
-        else:  # the client does not read: it waits, and a streaming producer is paused
-            client._unread.extend(data)
-            client._unread_size += sum(map(len, data))
-            if (self.producer is not None and self.streaming and not self._producer_paused
-                    and client._unread_size > SEND_BUFFER):
-                self._producer_paused = True
-                self._room._guarded(client, "pauseProducing", self.producer.pauseProducing)
+        if self._aborting or client._ending != STILL_OPEN:
+            self._dropped.append(data)
+            return
+        # the client does not read: it waits, and a streaming producer is paused
+        client._unread.append(data)
+        client._unread_size += len(data)
+        if (self.producer is not None and self.streaming and not self._producer_paused
+                and client._unread_size > SEND_BUFFER):
+            self._producer_paused = True
+            self.producer.pauseProducing()
 
     _producer_paused = False
+
+    def _discard_unsent(self) -> None:
+        """Twisted's buffer is thrown away: what this turn wrote never leaves."""
+        sink = self._sink
+        if sink is not None and self._turn == _TURNS.now and self._room._in_turn():
+            self._dropped.extend(sink[self._unsent_from:])
+            del sink[self._unsent_from:]
+        self._sink = None
 
     def value(self) -> bytes:
         """Everything written since the last `clear` (StringTransport's test
         helper), what was never sent included."""
         client = self._client
-        everything = b"".join([*client._inbox, *client._unread, *self._buffer, *self._dropped])
+        everything = b"".join([*client._inbox, *client._unread, *self._dropped])
         return everything[self._cleared:]
 
     def clear(self) -> None:
@@ -132,23 +148,18 @@ class RoomTransport(StringTransport):
         self._trace.record(T.LOSE, self._client.name, detail="by the server")
         self.disconnecting = True  # stops reading; writes still go out
         self._room._later(self._close_in_order)
-        self._room._poke()
 
     def _close_in_order(self) -> None:
-        if self._aborting or self.lost:
-            return
-        self._send_buffer()
-        self._room._lost(self._client, reason("clean"))
+        if not (self._aborting or self.lost):
+            self._room._lost(self._client, reason("clean"))
 
     def abortConnection(self) -> None:
         if self.lost or self._aborting:
             return
         self._trace.record(T.ABORT, self._client.name, detail="by the server")
         self._aborting = self.disconnecting = True
-        self._dropped.extend(self._buffer)  # Twisted's buffer is discarded
-        self._buffer = []
+        self._discard_unsent()
         self._room._later(lambda: self._room._lost(self._client, reason("aborted")))
-        self._room._poke()
 
     def stopProducing(self) -> None:
         """As on TCP, the same as `loseConnection`."""
@@ -157,7 +168,6 @@ class RoomTransport(StringTransport):
     def resumeProducing(self) -> None:
         super().resumeProducing()
         self._room._later(lambda: self._room._deliver_held(self._client))
-        self._room._poke()
 
     @property
     def reading(self) -> bool:
@@ -224,6 +234,8 @@ class MemoryClient(ClientCore):
         """Stop reading what the server sends (a client that hangs): it
         waits, and past 64 KiB the server's streaming producer is paused."""
         self._reading = False
+        if self.connected:
+            self.transport._sink = None
 
     def resume_reading(self) -> None:
         """Read again: what waited arrives."""
@@ -231,9 +243,11 @@ class MemoryClient(ClientCore):
         self._inbox.extend(self._unread)
         self._unread, self._unread_size = [], 0
         transport = self.transport
-        if transport is not None and transport._producer_paused and not transport.lost:
-            transport._producer_paused = False
-            self.room._guarded(self, "resumeProducing", transport.producer.resumeProducing)
+        if self.connected and not transport._aborting:
+            transport._sink = self._inbox
+            if transport._producer_paused:
+                transport._producer_paused = False
+                self.room._guarded(self, "resumeProducing", transport.producer.resumeProducing)
         self.room._run()
 
 
@@ -336,33 +350,29 @@ class MemoryRoom(RoomCore):
     # --- the machinery: a reactor, in order, with no time --------------------------
 
     def _later(self, action: Callable[[], None]) -> None:
-        """Run *action* on the next reactor turn (after the current callback)."""
+        """Run *action* on the next reactor turn (after the current callback);
+        asked from outside any callback the room made (a timer on the
+        factory's own clock, a notebook cell), that turn is now."""
         self._pending.append(action)
-
-    def _poke(self) -> None:
-        """A transport was used outside any callback this room made (from a
-        timer on the factory's own clock, or from a notebook cell): the
-        reactor would take its turn now, so the room does."""
-        if not (self._running or self._depth):
+        if not self._in_turn():
             self._run()
 
-    def _flush(self) -> None:
-        """Send what the callbacks wrote (the reactor's doWrite)."""
-        while _DIRTY:
-            _DIRTY.pop()._send_buffer()
+    def _in_turn(self) -> bool:
+        """Is the room inside a callback it made, or running its scheduled actions?"""
+        return self._running or self._depth > 0
 
     def _turn(self) -> None:
-        """The reactor's turn between two reads: send what was written, then
-        run what was scheduled (a close, an abort's connectionLost)."""
+        """A reactor turn between two callbacks: what they wrote has left
+        (a new turn begins), then what was scheduled runs (a close, an
+        abort's connectionLost), each in a turn of its own."""
+        _TURNS.now += 1
         if self._running:  # inside a scheduled action: the outer turn goes on
-            self._flush()
             return
         self._running = True
         try:
-            self._flush()
             while self._pending:
                 self._pending.popleft()()
-                self._flush()
+                _TURNS.now += 1
         finally:
             self._running = False
 
@@ -376,6 +386,8 @@ class MemoryRoom(RoomCore):
         exception is kept and recorded and has the effect it has in Twisted
         (in dataReceived: the connection is lost at once, with the exception
         as the reason; elsewhere it is only logged)."""
+        if not self._depth:
+            _TURNS.now += 1  # a callback of its own: what it writes is buffered until it returns
         self._depth += 1
         try:
             return call(*args)
@@ -392,10 +404,22 @@ class MemoryRoom(RoomCore):
     def _send(self, client: MemoryClient, pieces: list[bytes]) -> None:
         if not client.connected:
             raise RuntimeError(f"{client.name} is not connected ({client.ending})")
+        transport, held = client.transport, client._held
         for piece in pieces:
-            client._held += piece
-            self._deliver_held(client)
+            if held or not transport.reading:
+                held += piece
+                self._deliver_held(client)
+            else:  # nothing waits: this piece is one read
+                self._read(client, piece)
         self._run()
+
+    def _read(self, client: MemoryClient, chunk: bytes) -> None:
+        """One read: *chunk* to dataReceived, then a reactor turn."""
+        self.trace.add(T.RECEIVED, client.name, chunk)
+        self._guarded(client, "dataReceived", client.protocol.dataReceived, chunk)
+        _TURNS.now += 1
+        if self._pending and not self._running:
+            self._turn()
 
     def _deliver_held(self, client: MemoryClient) -> None:
         """The transport reads what waits for it, at most `READ_SIZE` bytes a
@@ -405,9 +429,7 @@ class MemoryRoom(RoomCore):
         while held and transport.reading:
             chunk = bytes(held[:READ_SIZE])
             del held[:READ_SIZE]
-            self.trace.add(T.RECEIVED, client.name, chunk)
-            self._guarded(client, "dataReceived", client.protocol.dataReceived, chunk)
-            self._turn()
+            self._read(client, chunk)
         if client._eof_held and not held and transport.reading:
             self.trace.record(T.EOF, client.name, detail="from the client")
             self._lost(client, reason("clean"))
@@ -416,6 +438,7 @@ class MemoryRoom(RoomCore):
         if not client.connected:
             return
         client._ending = CLOSED_BY_ITSELF
+        client.transport._sink = None  # what the server writes now is not received
         if abort:
             client._held.clear()
             self.trace.record(T.RESET, client.name, detail="by the client")
@@ -432,8 +455,7 @@ class MemoryRoom(RoomCore):
             return
         transport.lost = transport.disconnecting = transport.disconnected = True
         transport.connected = False
-        transport._dropped.extend(transport._buffer)  # not sent (a clean close sent it first)
-        transport._buffer = []
+        transport._discard_unsent()  # (a clean close sent it in an earlier turn)
         if client._ending == STILL_OPEN:
             client._ending = ending_seen_by_client(why)
         self.trace.record(T.LOST, client.name, detail=describe(why))
