@@ -37,7 +37,7 @@ _LAZY = {
 #: Modules a lesson may import by their short name (``from spreadlab import seed``).
 _MODULES = {
     "seed": "servers.seed", "spread": "servers.spread", "safety": "servers.safety",
-    "memory": "rooms.memory", "live": "rooms.live", "trace": "rooms.trace",
+    "core": "rooms.core", "memory": "rooms.memory", "live": "rooms.live", "trace": "rooms.trace",
     "background": "rooms.background",
     "exercises": "teaching.exercises", "solutions": "teaching.solutions",
 }
