@@ -16,6 +16,7 @@ import pytest
 from conftest import report_count
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
+from twisted.protocols.basic import LineReceiver
 
 from spreadlab import trace as T
 from spreadlab.rooms import core
@@ -208,6 +209,40 @@ class PausesOnce(Echo):
             self.factory.clock.callLater(0.3, self.transport.resumeProducing)
 
 
+class Closer(LineReceiver):
+    """Lesson 04's: says bye, then closes cleanly or aborts."""
+
+    delimiter = b"\n"
+
+    def lineReceived(self, line):
+        self.sendLine(b"bye")
+        if line == b"lose":
+            self.transport.loseConnection()
+        elif line == b"abort":
+            self.transport.abortConnection()
+
+
+class WritesStr(seed.Spreader):
+    """Lesson 06's Python 2 welcome: a str written to the transport."""
+
+    def connectionMade(self):
+        self.factory.numProtocols += 1
+        self.transport.write("欢迎来到Spread Site, 你是第%s个客户端用户!\n" % self.factory.numProtocols)
+
+
+class Py2Factory(seed.SpreadFactory):
+    def buildProtocol(self, addr):
+        return WritesStr(self)
+
+
+class CloseOnCommand(Protocol):
+    """Lesson 02's: compares a whole chunk with a command."""
+
+    def dataReceived(self, data):
+        if data == b"close\n":
+            self.transport.loseConnection()
+
+
 class EveryOther(Factory):
     """Builds an Echo for odd connections; for even ones, *what* happens."""
 
@@ -368,6 +403,21 @@ SCENARIOS = [
      lambda clock: SpreadFactory(max_backlog=200_000), flood,
      {"slow": ending("client 2"), "c": lambda room: len(room.client("client 3").lines)},
      {"slow": RESET, "c": 1 + 40 * 50}),
+    # the lessons' own protocols
+    ("lesson 04: Closer, lose and abort", lambda clock: factory_of(Closer),
+     lambda room: [room.connect().send(b"lose\n"), room.connect().send(b"abort\n")],
+     {"gentle": received("client 1"), "abrupt": received("client 2"), "endings": lambda room: [
+         c.ending for c in room.all_clients]},
+     {"gentle": b"bye\n", "abrupt": b"", "endings": [EOF_FROM_SERVER, RESET]}),
+    ("lesson 06: a str written in connectionMade", lambda clock: Py2Factory(),
+     lambda room: [room.connect(), room.connect().send(b"hello")],
+     {"errors": lambda room: [f.type.__name__ for f in room.errors], "first": received("client 1"),
+      "endings": lambda room: [c.ending for c in room.all_clients]},
+     # both stay open, but connectionMade stopped before adding them to the list: nothing is spread
+     {"errors": ["TypeError", "TypeError"], "first": b"", "endings": [STILL_OPEN, STILL_OPEN]}),
+    ("lesson 02: a command compared with a whole chunk", lambda clock: factory_of(CloseOnCommand),
+     lambda room: [room.connect().send(b"close\n"), room.connect().send(b"close\n", chunks=[2])],
+     {"endings": lambda room: [c.ending for c in room.all_clients]}, {"endings": [EOF_FROM_SERVER, STILL_OPEN]}),
     # the seed's flaws
     ("seed: close as a whole chunk closes and is still spread", lambda clock: seed.SpreadFactory(),
      lambda room: [room.connect(), room.connect().send(b"close")],
