@@ -35,6 +35,7 @@ import threading
 import time
 from typing import Callable
 
+from twisted.internet.abstract import _dataMustBeBytes
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, serverFromString
@@ -92,8 +93,7 @@ class _ServerSide(ProtocolWrapper):
     # as the protocol's transport
 
     def write(self, data: bytes) -> None:
-        if not isinstance(data, bytes):
-            raise TypeError(f"transport.write() takes bytes, not {type(data).__name__}")
+        _dataMustBeBytes(data)  # Twisted's own check and message, as without the wrapper
         if data and self.connected and self.transport.connected:
             self.room.trace.record(T.WRITE, self.client.name, data)
             self.written += len(data)
