@@ -357,3 +357,16 @@ def test_a_client_close_and_reset_are_named_as_on_the_wire():
     assert "client 2   reset            (by the client)" in text
     assert "loseConnection" not in text and "abortConnection" not in text
     assert a.ending == b.ending == "closed by itself"
+
+
+def test_an_exception_in_a_timed_call_is_kept_and_the_next_call_still_runs():
+    from twisted.internet.task import Clock
+
+    clock, fired = Clock(), []
+    room = MemoryRoom(Factory.forProtocol(Echo), clock=clock)
+    clock.callLater(1, lambda: 1 / 0)
+    clock.callLater(1, fired.append, "second")
+    with pytest.raises(ZeroDivisionError):
+        room.advance(2)
+    assert fired == ["second"]
+    assert [f.type for f in room.errors] == [ZeroDivisionError]

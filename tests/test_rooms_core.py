@@ -76,3 +76,26 @@ def test_live_buildProtocol_raising_neither_hangs_nor_leaks_the_socket():
         assert first.send(b"still serving\n").lines == ["still serving"]
     finally:
         room.close()
+
+
+class TwiceBroken(Protocol):
+    def dataReceived(self, data):
+        raise ValueError("bad data")
+
+    def connectionLost(self, reason):
+        raise AttributeError("bad close")
+
+
+@pytest.mark.parametrize("room_class", [MemoryRoom, LiveRoom])
+def test_every_error_is_raised_together_and_kept(room_class):
+    room = room_class(Factory.forProtocol(TwiceBroken), raise_errors=True)
+    try:
+        client = room.connect()
+        with pytest.raises(core.ProtocolErrors) as raised:
+            client.send(b"x")
+        assert [type(e) for e in raised.value.exceptions] == [ValueError, AttributeError]
+        assert [f.type for f in room.errors] == [ValueError, AttributeError]
+        assert client.ending == core.EOF_FROM_SERVER
+        room.settle()  # each raised once
+    finally:
+        room.close()

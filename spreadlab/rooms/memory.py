@@ -324,12 +324,21 @@ class MemoryRoom(RoomCore):
             due = [call.getTime() for call in clock.getDelayedCalls()]
             if not due or min(due) > target:
                 break
-            clock.advance(max(0.0, min(due) - clock.seconds()))
-            self._run()
+            self._fire(min(due) - clock.seconds())
         else:
             raise RuntimeError("timed calls keep scheduling more calls without time passing")
-        clock.advance(max(0.0, target - clock.seconds()))
+        self._fire(target - clock.seconds())
         self._run()
+
+    def _fire(self, seconds: float) -> None:
+        """Move the clock, firing what falls due, then take a reactor turn.
+        An exception in a timed call is kept (the reactor logs it and goes
+        on with the next call) and raised with the others by `_run`."""
+        try:
+            self.clock.advance(max(0.0, seconds))
+        except Exception:
+            self.errors.append(Failure())
+        self._turn()
 
     def settle(self, timeout: float | None = None) -> "MemoryRoom":
         """Nothing to wait for in memory; here for the live room's interface."""
