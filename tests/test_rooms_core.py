@@ -99,3 +99,24 @@ def test_every_error_is_raised_together_and_kept(room_class):
         room.settle()  # each raised once
     finally:
         room.close()
+
+
+def test_a_terminal_client_from_outside_has_an_ending_too():
+    import socket
+    import time
+
+    room = LiveRoom(Factory.forProtocol(Echo))
+    try:
+        with socket.create_connection(("127.0.0.1", room.port), timeout=5) as outsider:
+            deadline = time.monotonic() + 5
+            while not room.clients and time.monotonic() < deadline:
+                time.sleep(0.01)
+            (client,) = room.clients
+            assert client.external and client.made and client.ending == core.STILL_OPEN
+        deadline = time.monotonic() + 5
+        while client.ending == core.STILL_OPEN and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.ending == core.CLOSED_BY_ITSELF
+        assert room.trace.kinds(client.name)[-2:] == ["end-of-file", "connectionLost"]
+    finally:
+        room.close()

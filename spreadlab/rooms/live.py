@@ -48,7 +48,7 @@ from zope.interface import directlyProvides, providedBy
 from . import trace as T
 from .background import CellOutput, _refuse_in_reactor, blocking_call, start_reactor
 from .core import (CLOSED_BY_ITSELF, EOF_FROM_SERVER, RESET, STILL_OPEN, Chunking, ClientCore, RoomCore,
-                   cut, describe)
+                   cut, describe, ending_seen_by_client)
 
 __all__ = ["LiveRoom", "LiveClient", "PortInUse", "DEFAULT_ENDPOINT"]
 
@@ -144,11 +144,14 @@ class _ServerSide(ProtocolWrapper):
             self.room._changed()
 
     def connectionLost(self, reason) -> None:
-        if not self.disconnecting:  # the server did not close it: what came from the client
+        by_client = not self.disconnecting  # the server did not close it: it came from the client
+        if by_client:
             if reason.check(ConnectionDone):
                 self.room.trace.record(T.EOF, self.client.name, detail="from the client")
             elif reason.check(ConnectionLost):
                 self.room.trace.record(T.RESET, self.client.name, detail="by the client")
+        if self.client.external:  # no end of ours to ask: what the server's side saw
+            self.client._ending = CLOSED_BY_ITSELF if by_client else ending_seen_by_client(reason)
         self.connected = 0
         self.disconnecting = 1
         self.lost = True
