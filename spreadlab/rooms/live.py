@@ -325,9 +325,9 @@ class LiveClient(ClientCore):
         self._close(abort=False, timeout=timeout)
 
     def abort(self, timeout: float | None = None) -> None:
-        """Reset the connection from the client's side (a crash, a pulled
-        cable: a TCP RST): the server's protocol gets ``connectionLost``
-        with ``ConnectionLost``.  A client from outside is aborted by the
+        """Reset the connection from the client's side (as a crashed
+        program's kernel does: a TCP RST): the server's protocol gets
+        ``connectionLost`` with ``ConnectionLost``.  A client from outside is aborted by the
         server instead.  Notebook's thread."""
         self._close(abort=True, timeout=timeout)
 
