@@ -120,3 +120,27 @@ def test_a_terminal_client_from_outside_has_an_ending_too():
         assert room.trace.kinds(client.name)[-2:] == ["end-of-file", "connectionLost"]
     finally:
         room.close()
+
+
+def test_no_room_module_imports_the_reactor_and_a_memory_room_runs_without_it():
+    """JupyterLite's Pyodide cannot import twisted.internet.reactor: the
+    rooms may not import it when they are imported, and a memory room must
+    never need it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import spreadlab, spreadlab.rooms.core, spreadlab.rooms.memory, spreadlab.rooms.trace, spreadlab.rooms.live\n"
+        "from twisted.internet.protocol import Factory, Protocol\n"
+        "class Echo(Protocol):\n"
+        "    def dataReceived(self, data): self.transport.write(data)\n"
+        "room = spreadlab.MemoryRoom(Factory.forProtocol(Echo))\n"
+        "client = room.connect().send(b'hi')\n"
+        "client.close(); room.close()\n"
+        "print(client.received, 'twisted.internet.reactor' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["b'hi'", "False"]
