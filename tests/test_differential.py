@@ -243,6 +243,25 @@ class CloseOnCommand(Protocol):
             self.transport.loseConnection()
 
 
+class Member(Greeter):
+    def connectionMade(self):
+        self.factory.count += 1
+        super().connectionMade()
+
+    def connectionLost(self, reason):
+        self.factory.count -= 1
+
+
+class AtMostThree(Factory):
+    """Lesson 03's exercise: count in connectionMade/connectionLost, refuse a fourth."""
+
+    protocol = Member
+    count = 0
+
+    def buildProtocol(self, addr):
+        return None if self.count >= 3 else super().buildProtocol(addr)
+
+
 class EveryOther(Factory):
     """Builds an Echo for odd connections; for even ones, *what* happens."""
 
@@ -415,6 +434,11 @@ SCENARIOS = [
       "endings": lambda room: [c.ending for c in room.all_clients]},
      # both stay open, but connectionMade stopped before adding them to the list: nothing is spread
      {"errors": ["TypeError", "TypeError"], "first": b"", "endings": [STILL_OPEN, STILL_OPEN]}),
+    ("lesson 03: a factory that refuses a fourth, then lets one in", lambda clock: AtMostThree(),
+     lambda room: [room.connect(), room.connect(), room.connect(), room.connect(),
+                   room.client("client 2").abort(), room.connect()],
+     {"endings": lambda room: [c.ending for c in room.all_clients], "count": lambda room: room.factory.count},
+     {"endings": [STILL_OPEN, CLOSED_BY_ITSELF, STILL_OPEN, EOF_FROM_SERVER, STILL_OPEN], "count": 3}),
     ("lesson 02: a command compared with a whole chunk", lambda clock: factory_of(CloseOnCommand),
      lambda room: [room.connect().send(b"close\n"), room.connect().send(b"close\n", chunks=[2])],
      {"endings": lambda room: [c.ending for c in room.all_clients]}, {"endings": [EOF_FROM_SERVER, STILL_OPEN]}),
