@@ -627,36 +627,47 @@ class LiveRoom:
                 raise
 
     def _stop_in_reactor(self) -> Deferred:
-        waits = [maybeDeferred(self._port.stopListening)]
-        stragglers = []
+        """Close every connection and stop listening.  Our own clients close
+        from their side, unless the server's side is paused (it would never
+        read their end-of-file): then, as for clients from outside, the
+        server closes.  Whatever is still open after a grace period (a peer
+        that does not read) is reset, so stopping ends within the room's
+        timeout.  The Deferred it returns may be cancelled (by
+        `blocking_call` on a timeout) without disturbing the connections'
+        own Deferreds."""
+        waits = [_fired_when(maybeDeferred(self._port.stopListening))]
         for client in list(self.all_clients):
             server = client.transport
             if server is None or server.lost:
                 if not client._end_lost and client._end is not None:
                     client._end.transport.abortConnection()
-                    waits.append(client._whenEndLost)
+                    waits.append(_fired_when(client._whenEndLost))
                 continue
-            waits.append(server.whenLost)
-            if client.external:
-                server.loseConnection()
-                stragglers.append(server)
-            elif not client._end_lost:
-                waits.append(client._whenEndLost)
+            waits.append(_fired_when(server.whenLost))
+            if not client.external and not client._end_lost:
+                waits.append(_fired_when(client._whenEndLost))
+            if client.external or client._end_lost or not server.reading:
+                if not server.disconnecting:
+                    self.trace.record(T.LOSE, client.name, detail="by the server: the room is stopping")
+                    server.disconnecting = 1
+                    server.transport.loseConnection()
+            else:
                 self.trace.record(T.LOSE, client.name, detail="by the client: the room is stopping")
                 client._closing = True
                 client._end.transport.loseConnection()
 
-        def reset_stragglers():
-            for server in stragglers:
-                if not server.lost:
+        def reset_stragglers() -> None:
+            for client in list(self.all_clients):
+                server = client.transport
+                if server is not None and not server.lost:
                     server.abortConnection()
+                if not client._end_lost and client._end is not None:
+                    client._end.transport.abortConnection()
 
-        if stragglers:
-            later = self.reactor.callLater(1.0, reset_stragglers)
-            done = gatherResults(waits)
-            done.addBoth(lambda result: (later.cancel() if later.active() else None, result)[1])
-            return done
-        return gatherResults(waits)
+        grace = self.reactor.callLater(min(1.0, self.timeout / 2), reset_stragglers)
+        done = gatherResults(waits, consumeErrors=True)
+        done.addBoth(lambda result: (grace.cancel() if grace.active() else None, result)[1])
+        return done
 
     def _changed(self) -> None:
         with self._condition:
@@ -698,6 +709,21 @@ class LiveRoom:
         with self._condition:
             if not self._condition.wait_for(predicate, limit):
                 raise TimeoutError(f"{explain()} (after {limit} s)")
+
+
+def _fired_when(deferred: Deferred) -> Deferred:
+    """A new Deferred that fires (with None) when *deferred* fires.
+    Cancelling it leaves *deferred* alone, so that whoever fires *deferred*
+    later does not meet ``AlreadyCalledError``.  Reactor thread."""
+    mine = Deferred()
+
+    def fire(result):
+        if not mine.called:
+            mine.callback(None)
+        return result
+
+    deferred.addBoth(fire)
+    return mine
 
 
 def _free_port(host: str) -> int:

