@@ -17,6 +17,8 @@ import time as _time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from ..servers.safety import is_invisible
+
 # The kinds of event, in the words of Twisted's own API.
 CONNECT = "connect"  # a client opened a connection (the server accepted it)
 REFUSED = "refused"  # the factory's buildProtocol returned None
@@ -34,8 +36,10 @@ _monotonic = _time.monotonic
 
 def show_bytes(data: bytes, limit: int | None = 60) -> str:
     """Render bytes for a human: readable UTF-8 text where it decodes, with
-    every control character and every undecodable byte shown as an escape
-    (``\\n``, ``\\x1b``, ``\\xff``), never dropped.  Long data is cut at
+    every control character, every invisible character (a bidirectional
+    control, a zero-width character, a line separator) and every
+    undecodable byte shown as an escape (``\\n``, ``\\x1b``,
+    ``\\u202e``, ``\\xff``), never dropped.  Long data is cut at
     *limit* characters with an ellipsis."""
     out = []
     text = data.decode("utf-8", errors="surrogateescape")
@@ -52,6 +56,8 @@ def show_bytes(data: bytes, limit: int | None = 60) -> str:
             out.append("\\\\")
         elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
             out.append(f"\\x{ord(ch):02x}")
+        elif is_invisible(ch):  # would reorder or hide the text around it
+            out.append(f"\\u{ord(ch):04x}")
         else:
             out.append(ch)
     rendered = "".join(out)
