@@ -69,3 +69,37 @@ def test_stop_resets_a_peer_that_never_reads_within_the_timeout():
         assert time.monotonic() - started < 2
     assert room.clients == []
     assert [e.kind for e in room.trace.of(client="client 1")][-2:] == [T.ABORT, T.LOST]
+
+
+class SetsATimer(Protocol):
+    """Answers a line later, from a timer, and fails there on "boom"."""
+
+    def dataReceived(self, data):
+        from twisted.internet import reactor
+
+        reactor.callLater(0.05, self.answer, data)
+
+    def answer(self, data):
+        if b"boom" in data:
+            raise ValueError("the timer failed on " + data.decode().strip())
+        self.transport.write(b"later: " + data)
+
+
+def test_an_error_in_a_timer_set_by_protocol_code_reaches_the_room(capsys):
+    # Measured before the fix: room.errors stayed empty and settle() raised
+    # nothing; Twisted only logged the error.
+    with LiveRoom(Factory.forProtocol(SetsATimer), raise_errors=True) as room:
+        client = room.connect()
+        client.send(b"hi\n")
+        assert client.wait_for_lines(1) == ["later: hi"]
+        client.send(b"boom\n")
+        with pytest.raises(ValueError, match="the timer failed on boom"):
+            room.advance(0.3)
+        assert len(room.errors) == 1 and room.errors[0].check(ValueError)
+        room.settle()  # raised once only
+        client.send(b"again\n")  # the reactor keeps serving
+        assert client.wait_for_lines(2)[1] == "later: again"
+    err = capsys.readouterr().err
+    assert "ValueError in SetsATimer.answer, called by reactor.callLater" in err
+    assert 'raise ValueError("the timer failed on "' in err  # the learner's line
+    assert err.count("ValueError: the timer failed on boom") == 1  # not again by Twisted's log

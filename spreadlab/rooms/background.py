@@ -43,9 +43,11 @@ from typing import Any, Callable, Iterator
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ReactorAlreadyRunning
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogBeginner, globalLogPublisher
 from twisted.python import threadable
-from zope.interface import provider
+from twisted.python.failure import Failure
+from zope.interface import implementer, provider
 
 __all__ = [
     "start_reactor",
@@ -163,12 +165,22 @@ def _set_thread_parent(shell, parent) -> tuple:
 
 def _reset_thread_parent(shell, tokens: tuple) -> None:
     """Undo `_set_thread_parent`.  The thread that called it."""
+    if not tokens:
+        return
     resetter = getattr(shell, "reset_thread_parent", None)
     if resetter is not None:
         resetter(tokens)
         return
     for reset, token in reversed(tokens):
         reset(token)
+
+
+#: The `CellOutput` the code running now reports to: set by `CellOutput.routed`
+#: (a live room sets it around every call into protocol code), and carried,
+#: with the rest of the context, into the calls that code schedules.
+_reporting_to: contextvars.ContextVar["CellOutput | None"] = contextvars.ContextVar(
+    "spreadlab_reporting_to", default=None
+)
 
 
 class CellOutput:
@@ -179,19 +191,24 @@ class CellOutput:
     protocol code appear under that cell rather than under whichever cell
     happens to be running.  Outside a Jupyter kernel it does nothing and
     output goes to the process's stdout and stderr.
+
+    *keep*, if given, is called (reactor thread) with the ``Failure`` of an
+    exception raised by a call that code routed here scheduled (a timer a
+    protocol set): a live room keeps them in its ``errors``.
     """
 
-    def __init__(self, shell=None, parent=None) -> None:
+    def __init__(self, shell=None, parent=None, keep: Callable[[Failure], None] | None = None) -> None:
         self._shell = shell
         self._parent = parent
+        self._keep = keep
 
     @classmethod
-    def here(cls) -> "CellOutput":
+    def here(cls, keep: Callable[[Failure], None] | None = None) -> "CellOutput":
         """The output of the cell running now.  Kernel's thread."""
         shell = _ipython_shell()
         if shell is None:
-            return cls()
-        return cls(shell, shell.get_parent())
+            return cls(keep=keep)
+        return cls(shell, shell.get_parent(), keep)
 
     @property
     def cell_id(self) -> str | None:
@@ -208,15 +225,15 @@ class CellOutput:
     @contextmanager
     def routed(self) -> Iterator[None]:
         """Within the block, output of the calling thread goes to this cell.
-        Reactor thread (any thread works)."""
-        if self._shell is None or not self._parent:
-            yield
-            return
-        tokens = _set_thread_parent(self._shell, self._parent)
+        Calls scheduled from within the block (``reactor.callLater``) report
+        here too.  Reactor thread (any thread works)."""
+        reporting = _reporting_to.set(self)
+        tokens = _set_thread_parent(self._shell, self._parent) if self._shell is not None and self._parent else ()
         try:
             yield
         finally:
             _reset_thread_parent(self._shell, tokens)
+            _reporting_to.reset(reporting)
 
     def show(self, text: str) -> None:
         """Write *text* to stderr in this cell.  Any thread."""
@@ -279,21 +296,24 @@ def _observe_logs() -> None:
 # --- the reactor thread --------------------------------------------------------
 
 
-def start_reactor(timeout: float = 5.0):
+def start_reactor(timeout: float = 5.0, *, claim_output: bool = True):
     """Start Twisted's global reactor in a daemon thread, once, and return it.
 
-    Safe to call again from any cell: the running reactor is returned.  Each
-    call from a notebook cell makes that cell the place where reactor-side
-    output without a room of its own (prints, errors logged by Twisted)
-    appears.  Raises `ReactorStopped` if the reactor was stopped (restart the
-    kernel).  Any thread; from the reactor thread it just returns the reactor.
+    Safe to call again from any cell: the running reactor is returned.
+    Code in the reactor thread prints under the cell that scheduled it
+    (`InCallersContext`; a live room's protocols under the room's cell);
+    with *claim_output*, the calling cell also becomes the place for what
+    has no such cell (the protocols of a plain ``listenTCP``, errors logged
+    by Twisted itself).  Raises `ReactorStopped` if the reactor was stopped
+    (restart the kernel).  Any thread; from the reactor thread it just
+    returns the reactor.
     """
     reactor = _reactor()
     if in_reactor_thread():
         return reactor
     _ensure_running(timeout)
     output = CellOutput.here()
-    if output._shell is not None:
+    if claim_output and output._shell is not None:
         started = threading.Event()
 
         def route_reactor_thread() -> None:
@@ -301,7 +321,9 @@ def start_reactor(timeout: float = 5.0):
             _set_thread_parent(output._shell, output._parent)
             started.set()
 
-        reactor.callFromThread(route_reactor_thread)
+        # Not reactor.callFromThread: that would run it in a copy of this
+        # cell's context, and the setting would not outlive the call.
+        _original(reactor, "callFromThread")(route_reactor_thread)
         started.wait(timeout)
     return reactor
 
@@ -365,10 +387,15 @@ def _keep_pool_from_blocking_exit(reactor) -> None:
 
 def _guard(reactor) -> None:
     """Replace, on this reactor object only, ``run`` and ``stop`` by
-    explanations, and make ``callLater`` from other threads wake it."""
+    explanations; make ``callLater`` and ``callFromThread`` run what they
+    are given in the context of their caller (`InCallersContext`); and make
+    ``callLater`` from another thread run in the reactor thread
+    (`DelayedCallFromThread`)."""
     if getattr(reactor, "_spreadlab_guarded", False):
         return
     original_call_later = reactor.callLater
+    original_call_from_thread = reactor.callFromThread
+    reactor._spreadlab_originals = {"callLater": original_call_later, "callFromThread": original_call_from_thread}
 
     def run(*args, **kwargs):
         raise ReactorRunsInBackground(_RUN_EXPLAINED)
@@ -377,16 +404,110 @@ def _guard(reactor) -> None:
         raise ReactorRunsInBackground(_STOP_EXPLAINED)
 
     def callLater(delay, f, *args, **kwargs):
-        call = original_call_later(delay, f, *args, **kwargs)
-        if not threadable.isInIOThread():
-            reactor.wakeUp()  # re-computes its timeout, taking this call in
-        return call
+        later = InCallersContext(f, "reactor.callLater")
+        if threadable.isInIOThread() or not reactor.running:
+            return original_call_later(delay, later, *args, **kwargs)
+        # Twisted's timed calls are kept in lists the reactor thread changes
+        # without a lock: add this one there, counted from now.
+        due = reactor.seconds() + delay
+        call = blocking_call(lambda: original_call_later(max(0.0, due - reactor.seconds()), later, *args, **kwargs))
+        return DelayedCallFromThread(call)
+
+    def callFromThread(f, *args, **kwargs):
+        original_call_from_thread(InCallersContext(f, "reactor.callFromThread"), *args, **kwargs)
 
     callLater.__doc__ = original_call_later.__doc__
+    callFromThread.__doc__ = original_call_from_thread.__doc__
     reactor.run = run
     reactor.stop = stop
     reactor.callLater = callLater
+    reactor.callFromThread = callFromThread
     reactor._spreadlab_guarded = True
+
+
+def _original(reactor, name: str) -> Callable[..., Any]:
+    """The reactor's own method *name*, as it was before `_guard`."""
+    return getattr(reactor, "_spreadlab_originals", {}).get(name) or getattr(reactor, name)
+
+
+class InCallersContext:
+    """*f*, to be called later in the reactor thread, in the context of the
+    code that scheduled it (``contextvars``, where ipykernel keeps the cell
+    a thread's output belongs to): so a timer set by a cell or by protocol
+    code prints under that cell, whichever cell runs when it fires.
+
+    An exception it raises is shown there, with its traceback, and given to
+    the `CellOutput` that code reported to (a live room keeps it in its
+    ``errors``); then raised again for Twisted to handle as it does.  Made
+    in any thread; called in the reactor thread.
+    """
+
+    def __init__(self, f: Callable[..., Any], how: str) -> None:
+        self.f = f
+        self.how = how
+        self._context = contextvars.copy_context()
+
+    def __call__(self, *args, **kwargs):
+        return self._context.run(self._call, *args, **kwargs)
+
+    def _call(self, *args, **kwargs):
+        try:
+            return self.f(*args, **kwargs)
+        except Exception as exc:
+            if not getattr(exc, _SHOWN, False):
+                output = _reporting_to.get() or CellOutput()
+                if output._keep is not None:
+                    output._keep(Failure())
+                name = getattr(self.f, "__qualname__", None) or repr(self.f)
+                output.show_exception(exc, f"{type(exc).__name__} in {name}, called by {self.how}")
+            raise
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:
+        return self.f
+
+    def __repr__(self) -> str:
+        return repr(self.f)
+
+
+@implementer(IDelayedCall)
+class DelayedCallFromThread:
+    """What ``reactor.callLater`` returns to a thread other than the
+    reactor's: the real ``DelayedCall``, made in the reactor thread, whose
+    ``cancel``, ``reset`` and ``delay`` also run there (they change the
+    reactor's timed calls, which only the reactor thread may touch), waiting
+    for them.  Reading it (``active()``, ``getTime()``) works from any
+    thread."""
+
+    def __init__(self, call) -> None:
+        self._call = call
+
+    def getTime(self) -> float:
+        return self._call.getTime()
+
+    def active(self) -> bool:
+        return self._call.active()
+
+    def cancel(self) -> None:
+        self._in_reactor(self._call.cancel)
+
+    def reset(self, secondsFromNow: float) -> None:
+        self._in_reactor(self._call.reset, secondsFromNow)
+
+    def delay(self, secondsLater: float) -> None:
+        self._in_reactor(self._call.delay, secondsLater)
+
+    def _in_reactor(self, method: Callable[..., None], *args) -> None:
+        if in_reactor_thread():
+            method(*args)
+        else:
+            blocking_call(method, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._call, name)  # func, args, kw, called, cancelled
+
+    def __repr__(self) -> str:
+        return repr(self._call)
 
 
 # --- calling into the reactor thread ------------------------------------------

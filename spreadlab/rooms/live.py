@@ -401,9 +401,9 @@ class LiveRoom:
         self._numbers = itertools.count(1)
         self._expected: dict[tuple[str, int], tuple[LiveClient, str | None]] = {}
         self._condition = threading.Condition()
-        self._output = CellOutput.here()
+        self._output = CellOutput.here(keep=self.errors.append)  # and timers' errors
         self._port = None
-        self.reactor = start_reactor()
+        self.reactor = start_reactor(claim_output=False)
         self.clock = self.reactor
         self._stop_earlier_runs()
         self._listen()
