@@ -103,3 +103,50 @@ def test_an_error_in_a_timer_set_by_protocol_code_reaches_the_room(capsys):
     assert "ValueError in SetsATimer.answer, called by reactor.callLater" in err
     assert 'raise ValueError("the timer failed on "' in err  # the learner's line
     assert err.count("ValueError: the timer failed on boom") == 1  # not again by Twisted's log
+
+
+def crunch(seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:  # a busy loop in the reactor thread
+        pass
+
+
+class Sleepy(Protocol):
+    def dataReceived(self, data):
+        if data.startswith(b"sleep"):
+            time.sleep(1.5)
+        else:
+            crunch(1.5)
+
+
+@pytest.mark.parametrize("line, where", [
+    (b"sleep\n", "busy in your dataReceived (line"),
+    (b"crunch\n", "busy in your dataReceived, in crunch (line"),
+])
+def test_a_reactor_blocked_by_protocol_code_is_reported_as_such(line, where):
+    # Measured before: "the server did not read what client 1 sent", which
+    # sends the learner looking at the network instead of at their code.
+    room = LiveRoom(Factory.forProtocol(Sleepy), timeout=0.5)
+    try:
+        client = room.connect()
+        with pytest.raises(TimeoutError) as info:
+            client.send(line)
+        message = str(info.value)
+        assert message.startswith("the reactor thread is " + where), message
+        assert ("time.sleep(1.5)" if line == b"sleep\n" else "while time.monotonic() < deadline") in message
+        assert "deferToThread" in message
+    finally:
+        time.sleep(1.5)  # let the reactor thread finish
+        room.stop()
+
+
+def test_a_slow_network_is_not_blamed_on_the_reactor():
+    room = LiveRoom(Factory.forProtocol(PausedAtOnce), timeout=0.3)
+    try:
+        client = room.connect()
+        with pytest.raises(TimeoutError) as info:
+            client.wait_for_lines(1)
+        assert "busy" not in str(info.value)
+        assert str(info.value).startswith("client 1 has 0 lines")
+    finally:
+        room.stop()

@@ -34,13 +34,17 @@ import concurrent.futures
 import contextvars
 import functools
 import inspect
+import linecache
+import os
 import sys
+import sysconfig
 import threading
 import traceback
 import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+import twisted
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ReactorAlreadyRunning
 from twisted.internet.interfaces import IDelayedCall
@@ -54,6 +58,7 @@ __all__ = [
     "blocking_call",
     "submit",
     "in_reactor_thread",
+    "reactor_busy_in",
     "CellOutput",
     "InReactorThread",
     "ReactorRunsInBackground",
@@ -510,6 +515,59 @@ class DelayedCallFromThread:
         return repr(self._call)
 
 
+# --- a reactor thread that is kept busy ----------------------------------------
+
+_LIBRARIES = tuple(
+    os.path.dirname(path) + os.sep
+    for path in (twisted.__file__, os.path.dirname(__file__), threading.__file__)
+) + tuple({sysconfig.get_path(name) + os.sep for name in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+def _is_yours(frame) -> bool:
+    """Is *frame* running code of the learner's (a notebook cell, a file of
+    theirs), rather than Twisted's, spreadlab's or Python's?"""
+    filename = frame.f_code.co_filename
+    return not (filename.startswith(_LIBRARIES) or filename.startswith("<frozen"))
+
+
+def _where(frame) -> str:
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno, frame.f_globals).strip()
+    return f"line {frame.f_lineno}: {line}" if line else f"line {frame.f_lineno} of {frame.f_code.co_filename}"
+
+
+def reactor_busy_in(patience: float = 0.2) -> str | None:
+    """If the reactor thread is busy (it does not take a call within
+    *patience* seconds), say in which function, naming the learner's own
+    code when that is what runs: "the reactor thread is busy in your
+    dataReceived (line 4: time.sleep(3))".  None when it answers.  Any
+    thread but the reactor's (None there)."""
+    thread = _thread
+    if thread is None or not thread.is_alive() or in_reactor_thread():
+        return None
+    answered = threading.Event()
+    _original(_reactor(), "callFromThread")(answered.set)
+    if answered.wait(patience):
+        return None
+    frame = sys._current_frames().get(thread.ident)
+    stack = []  # innermost first
+    while frame is not None:
+        stack.append(frame)
+        frame = frame.f_back
+    yours = [f for f in stack if _is_yours(f)]
+    if not yours:
+        where = stack[0] if stack else None
+        return "the reactor thread is busy" + (
+            f" in {where.f_code.co_name} ({where.f_code.co_filename}, {_where(where)})" if where else "")
+    inner, outer = yours[0], yours[-1]
+    inside = f", in {inner.f_code.co_name}" if inner is not outer else ""
+    return (
+        f"the reactor thread is busy in your {outer.f_code.co_name}{inside} ({_where(inner)}): "
+        "while it runs, the reactor cannot read, write or run timers for anyone.  "
+        "Wait with reactor.callLater or task.deferLater instead of time.sleep, and move "
+        "long work to a thread with threads.deferToThread"
+    )
+
+
 # --- calling into the reactor thread ------------------------------------------
 
 
@@ -582,7 +640,9 @@ def blocking_call(f: Callable[..., Any], *args, timeout: float | None = DEFAULT_
 
         _reactor().callFromThread(cancel)
         name = getattr(f, "__qualname__", repr(f))
+        busy = reactor_busy_in()
         raise TimeoutError(
-            f"{name} did not finish within {timeout} s in the reactor thread"
+            (f"{busy}; so " if busy else "")
+            + f"{name} did not finish within {timeout} s in the reactor thread"
             " (a Deferred still waiting was cancelled)"
         ) from None

@@ -45,7 +45,7 @@ from twisted.python.failure import Failure
 from zope.interface import directlyProvides, providedBy
 
 from . import trace as T
-from .background import CellOutput, _refuse_in_reactor, blocking_call, start_reactor
+from .background import CellOutput, _refuse_in_reactor, blocking_call, reactor_busy_in, start_reactor
 from .memory import Chunking, cut
 
 __all__ = ["LiveRoom", "LiveClient", "PortInUse", "DEFAULT_ENDPOINT"]
@@ -707,8 +707,10 @@ class LiveRoom:
         _refuse_in_reactor("waiting on a live room")
         limit = self.timeout if timeout is None else timeout
         with self._condition:
-            if not self._condition.wait_for(predicate, limit):
-                raise TimeoutError(f"{explain()} (after {limit} s)")
+            if self._condition.wait_for(predicate, limit):
+                return
+        busy = reactor_busy_in()  # the likely reason, if so
+        raise TimeoutError((f"{busy}; so " if busy else "") + f"{explain()} (after {limit} s)")
 
 
 def _fired_when(deferred: Deferred) -> Deferred:
