@@ -16,16 +16,31 @@ module does about each:
 - ``reactor.run()`` in a cell would block the kernel, and a second one raises
   ``ReactorAlreadyRunning``; once the background reactor runs, ``reactor.run``
   and ``reactor.stop`` explain why they are not needed instead.
-- ``reactor.callLater`` from the kernel's thread does not wake the reactor
-  (the call fired ~2 s late): calls from other threads now wake it.
+- ``reactor.callLater`` from the kernel's thread did not wake the reactor
+  (the call fired ~2 s late), and Twisted's timed calls are lists and a
+  counter that only the reactor thread may change (from a cell, under
+  contention, the count of cancelled calls lost ~1000 updates).  Called
+  from another thread, ``callLater`` now adds the call in the reactor thread
+  and returns a `DelayedCallFromThread`, whose ``cancel``, ``reset`` and
+  ``delay`` run there too: it works from a cell as a learner expects.
 - The reactor's thread pool (``deferToThread``, ``callInThread``) made
   non-daemon threads when called from a cell (a thread inherits that from the
   thread that makes it), and Python waits for those before it exits: the
   kernel had to be killed.  The pool's threads are daemon threads here.
-- Output printed in the reactor thread landed in whatever cell was running:
-  it now goes to the cell that started the reactor or the server (a
-  `CellOutput`), and errors logged by Twisted are shown there with their
-  traceback.  Outside IPython they go to the process's stderr.
+- Output printed in the reactor thread landed in whatever cell was running,
+  or in the cell that last started a room.  ipykernel keeps the cell a
+  thread's output belongs to in ``contextvars``; ``callLater`` and
+  ``callFromThread`` now capture their caller's context and run the call in
+  it (`InCallersContext`), so a timer prints under the cell, or the room,
+  that set it, and its error reaches that room's ``errors``.  A live room
+  routes its protocols' calls to its cell (`CellOutput`); what has no
+  caller (a plain ``listenTCP``'s protocols, Twisted's own log) goes to the
+  cell that last called `start_reactor`.  Outside IPython all of it goes to
+  the process's stdout and stderr.
+- Protocol code that blocks the reactor thread (``time.sleep`` in
+  ``dataReceived``) made every wait time out with a message about the
+  network; timeouts now say that the reactor thread is busy, and in which
+  function of the learner's (`reactor_busy_in`).
 """
 
 from __future__ import annotations
