@@ -150,3 +150,25 @@ def test_a_slow_network_is_not_blamed_on_the_reactor():
         assert str(info.value).startswith("client 1 has 0 lines")
     finally:
         room.stop()
+
+
+def test_stopping_while_the_reactor_is_blocked_says_so_and_finishes_later(capsys):
+    room = LiveRoom(Factory.forProtocol(Sleepy), timeout=0.5)
+    client = room.connect()
+    with pytest.raises(TimeoutError):
+        client.send(b"sleep\n")
+    with pytest.raises(TimeoutError) as info:
+        room.stop()
+    message = str(info.value)
+    assert message.startswith("the reactor thread is busy in your dataReceived"), message
+    assert "goes on stopping as soon as the reactor can" in message
+    deadline = time.monotonic() + 5
+    while (client.connected or room.clients) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not client.connected and client.transport.lost and room.clients == []
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", room.port), timeout=5)
+    gc.collect()
+    time.sleep(0.2)
+    err = capsys.readouterr().err
+    assert "Unhandled error" not in err and "CancelledError" not in err, err

@@ -27,6 +27,7 @@ Use a room from the notebook's thread (any thread but the reactor's).
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import socket
 import struct
@@ -45,7 +46,7 @@ from twisted.python.failure import Failure
 from zope.interface import directlyProvides, providedBy
 
 from . import trace as T
-from .background import CellOutput, _refuse_in_reactor, blocking_call, reactor_busy_in, start_reactor
+from .background import CellOutput, _refuse_in_reactor, blocking_call, reactor_busy_in, start_reactor, submit
 from .memory import Chunking, cut
 
 __all__ = ["LiveRoom", "LiveClient", "PortInUse", "DEFAULT_ENDPOINT"]
@@ -548,16 +549,28 @@ class LiveRoom:
 
     def close(self, timeout: float | None = None) -> None:
         """Stop listening and disconnect every client (this room's own close
-        from their side; clients from outside are closed by the server, and
-        reset if they do not go within a second), and wait for all of it.
-        The factory's ``stopFactory`` runs.  Notebook's thread."""
+        from their side; clients from outside, and connections whose
+        protocol paused reading, are closed by the server; whatever has not
+        gone after a second, or half the timeout, is reset), and wait for
+        all of it.  The factory's ``stopFactory`` runs.  If the reactor
+        thread is kept busy past the timeout, raises ``TimeoutError`` saying
+        so, and the room goes on stopping when the reactor is free.
+        Notebook's thread."""
         if not self.listening:
             return
         self.listening = False
         with _rooms_lock:
             if _rooms.get(self.port) is self:
                 del _rooms[self.port]
-        blocking_call(self._stop_in_reactor, timeout=timeout or self.timeout)
+        limit = timeout or self.timeout
+        try:
+            submit(self._stop_in_reactor).result(limit)
+        except concurrent.futures.TimeoutError:
+            busy = reactor_busy_in()
+            raise TimeoutError(
+                (f"{busy}; so " if busy else "") + f"the room on {self.address} did not finish "
+                f"stopping within {limit} s (it goes on stopping as soon as the reactor can)"
+            ) from None
 
     stop = close
 
