@@ -31,9 +31,9 @@ module does about each:
   or in the cell that last started a room.  ipykernel keeps the cell a
   thread's output belongs to in ``contextvars``; ``callLater`` and
   ``callFromThread`` now capture their caller's context and run the call in
-  it (`InCallersContext`), so a timer prints under the cell, or the room,
-  that set it, and its error reaches that room's ``errors``.  A live room
-  routes its protocols' calls to its cell (`CellOutput`); what has no
+  it (`spreadlab.rooms.cell_output`), so a timer prints under the cell, or
+  the room, that set it, and its error reaches that room's ``errors``.  A
+  live room routes its protocols' calls to its cell; what has no
   caller (a plain ``listenTCP``'s protocols, Twisted's own log) goes to the
   cell that last called `start_reactor`.  Outside IPython all of it goes to
   the process's stdout and stderr.
@@ -46,7 +46,6 @@ module does about each:
 from __future__ import annotations
 
 import concurrent.futures
-import contextvars
 import functools
 import inspect
 import linecache
@@ -56,8 +55,7 @@ import sysconfig
 import threading
 import traceback
 import warnings
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import twisted
 from twisted.internet.defer import Deferred
@@ -65,8 +63,9 @@ from twisted.internet.error import ReactorAlreadyRunning
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogBeginner, globalLogPublisher
 from twisted.python import threadable
-from twisted.python.failure import Failure
 from zope.interface import implementer, provider
+
+from .cell_output import _SHOWN, CellOutput, InCallersContext, _set_thread_parent
 
 __all__ = [
     "start_reactor",
@@ -87,8 +86,6 @@ DEFAULT_TIMEOUT = 10.0
 _lock = threading.RLock()
 _thread: threading.Thread | None = None
 _prepared = False  # the pool, the log observer and the guards are in place
-_SHOWN = "_spreadlab_shown"  # set on exceptions already shown to the learner
-_OUR_FILES = {__file__, __file__.replace("background.py", "live.py")}
 
 
 class InReactorThread(RuntimeError):
@@ -142,139 +139,7 @@ def _refuse_in_reactor(what: str) -> None:
         )
 
 
-# --- where reactor-side output goes ------------------------------------------
-
-
-def _ipython_shell():
-    """The running IPython kernel's shell, or None (plain Python, pytest)."""
-    if "IPython" not in sys.modules:
-        return None
-    try:
-        shell = sys.modules["IPython"].get_ipython()
-    except Exception:
-        return None
-    if shell is None or not hasattr(shell, "get_parent"):
-        return None  # a terminal IPython: its output needs no routing
-    return shell
-
-
-def _set_thread_parent(shell, parent) -> tuple:
-    """Send the calling thread's output to the cell whose request is
-    *parent*; returns tokens for `_reset_thread_parent`.  Any thread.
-
-    ipykernel 7.4 has ``shell.set_thread_parent`` for this.  Older ones (7.3
-    is the newest for Python 3.10) keep the same per-thread context variables
-    (``_parent_header``) on the shell, its display hook and publisher and the
-    output streams, but no public call to set them for one thread only:
-    ``shell.set_parent`` would also move every other thread's output.
-    """
-    setter = getattr(shell, "set_thread_parent", None)
-    if setter is not None:
-        return setter(parent)
-    from jupyter_client.session import extract_header
-
-    header = extract_header(parent)
-    tokens = []
-    for obj, value in [(shell, parent), (shell.displayhook, header), (shell.display_pub, header),
-                       (sys.stdout, header), (sys.stderr, header)]:
-        var = getattr(obj, "_parent_header", None)
-        if isinstance(var, contextvars.ContextVar):
-            tokens.append((var.reset, var.set(value)))
-    return tuple(tokens)
-
-
-def _reset_thread_parent(shell, tokens: tuple) -> None:
-    """Undo `_set_thread_parent`.  The thread that called it."""
-    if not tokens:
-        return
-    resetter = getattr(shell, "reset_thread_parent", None)
-    if resetter is not None:
-        resetter(tokens)
-        return
-    for reset, token in reversed(tokens):
-        reset(token)
-
-
-#: The `CellOutput` the code running now reports to: set by `CellOutput.routed`
-#: (a live room sets it around every call into protocol code), and carried,
-#: with the rest of the context, into the calls that code schedules.
-_reporting_to: contextvars.ContextVar["CellOutput | None"] = contextvars.ContextVar(
-    "spreadlab_reporting_to", default=None
-)
-
-
-class CellOutput:
-    """The notebook cell that reactor-side output belongs to.
-
-    Made with `here` in the kernel's thread while a cell runs; used in the
-    reactor thread with `routed`, so that ``print`` and tracebacks from
-    protocol code appear under that cell rather than under whichever cell
-    happens to be running.  Outside a Jupyter kernel it does nothing and
-    output goes to the process's stdout and stderr.
-
-    *keep*, if given, is called (reactor thread) with the ``Failure`` of an
-    exception raised by a call that code routed here scheduled (a timer a
-    protocol set): a live room keeps them in its ``errors``.
-    """
-
-    def __init__(self, shell=None, parent=None, keep: Callable[[Failure], None] | None = None) -> None:
-        self._shell = shell
-        self._parent = parent
-        self._keep = keep
-
-    @classmethod
-    def here(cls, keep: Callable[[Failure], None] | None = None) -> "CellOutput":
-        """The output of the cell running now.  Kernel's thread."""
-        shell = _ipython_shell()
-        if shell is None:
-            return cls(keep=keep)
-        return cls(shell, shell.get_parent(), keep)
-
-    @property
-    def cell_id(self) -> str | None:
-        """The notebook's id for the cell (JupyterLab sends it; it stays the
-        same when the cell is run again), or None.  Any thread."""
-        return ((self._parent or {}).get("metadata") or {}).get("cellId")
-
-    @property
-    def run_id(self) -> str | None:
-        """The id of this run of the cell (its execute request), or None.
-        Any thread."""
-        return ((self._parent or {}).get("header") or {}).get("msg_id")
-
-    @contextmanager
-    def routed(self) -> Iterator[None]:
-        """Within the block, output of the calling thread goes to this cell.
-        Calls scheduled from within the block (``reactor.callLater``) report
-        here too.  Reactor thread (any thread works)."""
-        reporting = _reporting_to.set(self)
-        tokens = _set_thread_parent(self._shell, self._parent) if self._shell is not None and self._parent else ()
-        try:
-            yield
-        finally:
-            _reset_thread_parent(self._shell, tokens)
-            _reporting_to.reset(reporting)
-
-    def show(self, text: str) -> None:
-        """Write *text* to stderr in this cell.  Any thread."""
-        with self.routed():
-            stream = sys.stderr
-            stream.write(text if text.endswith("\n") else text + "\n")
-            stream.flush()
-
-    def show_exception(self, exc: BaseException, where: str) -> None:
-        """Show an exception raised by protocol code, with its traceback,
-        and mark it as shown so that Twisted's log of it is not shown twice.
-        Reactor thread."""
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename in _OUR_FILES:
-            tb = tb.tb_next  # start the traceback at the learner's code
-        text = "".join(traceback.format_exception(type(exc), exc, tb))
-        self.show(f"{where}; the reactor keeps serving:\n{text}")
-        try:
-            setattr(exc, _SHOWN, True)
-        except Exception:
-            pass
+# --- Twisted's log, shown in the cell ------------------------------------------
 
 
 @provider(ILogObserver)
@@ -448,46 +313,6 @@ def _guard(reactor) -> None:
 def _original(reactor, name: str) -> Callable[..., Any]:
     """The reactor's own method *name*, as it was before `_guard`."""
     return getattr(reactor, "_spreadlab_originals", {}).get(name) or getattr(reactor, name)
-
-
-class InCallersContext:
-    """*f*, to be called later in the reactor thread, in the context of the
-    code that scheduled it (``contextvars``, where ipykernel keeps the cell
-    a thread's output belongs to): so a timer set by a cell or by protocol
-    code prints under that cell, whichever cell runs when it fires.
-
-    An exception it raises is shown there, with its traceback, and given to
-    the `CellOutput` that code reported to (a live room keeps it in its
-    ``errors``); then raised again for Twisted to handle as it does.  Made
-    in any thread; called in the reactor thread.
-    """
-
-    def __init__(self, f: Callable[..., Any], how: str) -> None:
-        self.f = f
-        self.how = how
-        self._context = contextvars.copy_context()
-
-    def __call__(self, *args, **kwargs):
-        return self._context.run(self._call, *args, **kwargs)
-
-    def _call(self, *args, **kwargs):
-        try:
-            return self.f(*args, **kwargs)
-        except Exception as exc:
-            if not getattr(exc, _SHOWN, False):
-                output = _reporting_to.get() or CellOutput()
-                if output._keep is not None:
-                    output._keep(Failure())
-                name = getattr(self.f, "__qualname__", None) or repr(self.f)
-                output.show_exception(exc, f"{type(exc).__name__} in {name}, called by {self.how}")
-            raise
-
-    @property
-    def __wrapped__(self) -> Callable[..., Any]:
-        return self.f
-
-    def __repr__(self) -> str:
-        return repr(self.f)
 
 
 @implementer(IDelayedCall)
