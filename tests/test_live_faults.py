@@ -42,7 +42,7 @@ def test_stop_ends_connections_whose_protocol_paused_its_transport(capsys):
         assert outsider.recv(100) == b""  # the terminal client saw the server close
     finally:
         outsider.close()
-    assert took < 1.0, f"stop took {took:.2f} s"
+    assert took < 2, f"stop took {took:.2f} s"  # within the room's timeout
     assert room.clients == [] and not a.connected and not b.connected
     for name in ("client 1", "client 2", "client 3"):
         lost = room.trace.of(T.LOST, name)
@@ -59,14 +59,14 @@ def test_stop_resets_a_peer_that_never_reads_within_the_timeout():
         def connectionMade(self):
             self.transport.write(b"x" * 8_000_000)  # more than the socket buffers hold
 
-    room = LiveRoom(Factory.forProtocol(Flood), timeout=2)
+    room = LiveRoom(Factory.forProtocol(Flood), timeout=3)
     with socket.create_connection(("127.0.0.1", room.port), timeout=5) as outsider:
         deadline = time.monotonic() + 5
         while not room.clients and time.monotonic() < deadline:
             time.sleep(0.01)
         started = time.monotonic()
         room.stop()
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 3  # within the room's timeout
     assert room.clients == []
     assert [e.kind for e in room.trace.of(client="client 1")][-2:] == [T.ABORT, T.LOST]
 

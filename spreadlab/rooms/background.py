@@ -371,16 +371,18 @@ def _is_yours(frame) -> bool:
 
 
 def _where(frame) -> str:
+    """"line 4: time.sleep(3)", the line *frame* is at."""
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno, frame.f_globals).strip()
     return f"line {frame.f_lineno}: {line}" if line else f"line {frame.f_lineno} of {frame.f_code.co_filename}"
 
 
 def reactor_busy_in(patience: float = 0.2) -> str | None:
-    """If the reactor thread is busy (it does not take a call within
-    *patience* seconds), say in which function, naming the learner's own
-    code when that is what runs: "the reactor thread is busy in your
-    dataReceived (line 4: time.sleep(3))".  None when it answers.  Any
-    thread but the reactor's (None there)."""
+    """If the reactor thread is kept busy by the learner's code (it does
+    not take a call within *patience* seconds, and their code is on its
+    stack), say in which function: "the reactor thread is busy in your
+    dataReceived (line 4: time.sleep(3))".  None otherwise: a reactor that
+    is merely slow (a loaded machine) is not blamed.  Any thread but the
+    reactor's (None there)."""
     thread = _thread
     if thread is None or not thread.is_alive() or in_reactor_thread():
         return None
@@ -389,15 +391,13 @@ def reactor_busy_in(patience: float = 0.2) -> str | None:
     if answered.wait(patience):
         return None
     frame = sys._current_frames().get(thread.ident)
-    stack = []  # innermost first
+    yours = []  # innermost first
     while frame is not None:
-        stack.append(frame)
+        if _is_yours(frame):
+            yours.append(frame)
         frame = frame.f_back
-    yours = [f for f in stack if _is_yours(f)]
     if not yours:
-        where = stack[0] if stack else None
-        return "the reactor thread is busy" + (
-            f" in {where.f_code.co_name} ({where.f_code.co_filename}, {_where(where)})" if where else "")
+        return None
     inner, outer = yours[0], yours[-1]
     inside = f", in {inner.f_code.co_name}" if inner is not outer else ""
     return (
