@@ -8,7 +8,11 @@ reactor keeps serving after an exception in protocol code, that
 ``reactor.run()`` explains itself, and that a kernel whose reactor's thread
 pool is busy still shuts down by itself in under two seconds (measured
 without the fix: a pool thread started from a cell is not a daemon thread,
-and the kernel had to be killed).
+and the kernel had to be killed).  And that reactor-side code prints under
+the cell that scheduled it: the timers of two rooms' protocols under each
+room's cell, a cell's own ``reactor.callLater`` under that cell, while
+another cell runs; that a timer's error reaches its room's ``settle()``;
+and that a reactor blocked by a protocol is reported as such.
 """
 
 from __future__ import annotations
