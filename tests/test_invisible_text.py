@@ -15,6 +15,7 @@ import pytest
 from twisted.internet.protocol import Factory
 from twisted.protocols.wire import Echo
 
+from conftest import report_count
 from spreadlab import MemoryRoom, SpreadFactory
 from spreadlab.rooms.live import LiveRoom
 from spreadlab.rooms.trace import show_bytes
@@ -37,9 +38,10 @@ def invisible_in(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("code", INVISIBLE, ids=lambda code: f"U+{code:04X}")
-def test_each_invisible_character_is_removed_from_a_relayed_line(code):
+def test_each_invisible_character_is_removed_from_a_relayed_line(code, request):
     line = f"a{chr(code)}b".encode()
     assert printable_line(line) == b"ab"
+    report_count(request.config, "invisible characters removed from relayed lines")
 
 
 @pytest.mark.parametrize("code", INVISIBLE, ids=lambda code: f"U+{code:04X}")
