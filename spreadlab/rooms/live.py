@@ -727,15 +727,16 @@ class LiveRoom:
 
 
 def _fired_when(deferred: Deferred) -> Deferred:
-    """A new Deferred that fires (with None) when *deferred* fires.
-    Cancelling it leaves *deferred* alone, so that whoever fires *deferred*
-    later does not meet ``AlreadyCalledError``.  Reactor thread."""
+    """A new Deferred that fires (with None, or the failure) when
+    *deferred* does.  Cancelling it leaves *deferred* alone, so that
+    whoever fires *deferred* later does not meet ``AlreadyCalledError``.
+    Reactor thread."""
     mine = Deferred()
 
     def fire(result):
         if not mine.called:
-            mine.callback(None)
-        return result
+            mine.errback(result) if isinstance(result, Failure) else mine.callback(None)
+        return None  # handed on to *mine*
 
     deferred.addBoth(fire)
     return mine
