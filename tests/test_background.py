@@ -278,3 +278,19 @@ def test_call_later_runs_in_the_context_of_its_caller(reactor):
     blocking_call(lambda: reactor.callLater(0.01, lambda: seen.append(cell.get())))
     time.sleep(0.2)
     assert seen == ["the cell that scheduled it"] * 2
+
+
+def test_a_timeout_while_your_code_blocks_the_reactor_names_that_code(reactor):
+    def slow_handler():
+        time.sleep(1.5)  # what a protocol method must never do
+
+    submit(slow_handler)
+    time.sleep(0.1)
+    with pytest.raises(TimeoutError) as info:
+        blocking_call(lambda: "answer", timeout=0.3)
+    message = str(info.value)
+    assert message.startswith("the reactor thread is busy in your slow_handler (line "), message
+    assert "time.sleep(1.5)" in message and "did not finish within 0.3 s" in message
+    time.sleep(1.5)
+    assert background.reactor_busy_in() is None  # free again, and not blamed
+    assert blocking_call(lambda: "answer") == "answer"
