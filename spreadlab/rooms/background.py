@@ -357,10 +357,12 @@ class DelayedCallFromThread:
 
 # --- a reactor thread that is kept busy ----------------------------------------
 
+# Where Twisted, spreadlab and Python's own modules live: code elsewhere is
+# the learner's (a notebook cell, a file of theirs).
 _LIBRARIES = tuple(
-    os.path.dirname(path) + os.sep
-    for path in (twisted.__file__, os.path.dirname(__file__), threading.__file__)
-) + tuple({sysconfig.get_path(name) + os.sep for name in ("stdlib", "platstdlib", "purelib", "platlib")})
+    {os.path.dirname(twisted.__file__) + os.sep, os.path.dirname(os.path.dirname(__file__)) + os.sep}
+    | {sysconfig.get_path(name) + os.sep for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
 
 
 def _is_yours(frame) -> bool:
@@ -391,10 +393,12 @@ def reactor_busy_in(patience: float = 0.2) -> str | None:
     if answered.wait(patience):
         return None
     frame = sys._current_frames().get(thread.ident)
-    yours = []  # innermost first
+    yours = []  # the innermost run of the learner's frames, innermost first
     while frame is not None:
         if _is_yours(frame):
             yours.append(frame)
+        elif yours:
+            break  # the code that called theirs (Twisted's, for a protocol's method)
         frame = frame.f_back
     if not yours:
         return None
