@@ -3,7 +3,10 @@ traps of running Twisted inside a notebook, each shown not to bite."""
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
+import contextvars
+import random
 import socket
 import subprocess
 import sys
@@ -184,3 +187,110 @@ def test_a_process_with_a_busy_pool_thread_still_exits_at_once(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == "bye\n"
     assert time.monotonic() - started < 5  # not 60: Python did not wait for the pool
+
+
+# --- reactor.callLater from another thread --------------------------------------
+
+
+def _timed_call_books(reactor) -> tuple[int, int]:
+    """Twisted's count of cancelled timed calls, and the cancelled calls its
+    lists really hold (equal when the books are right).  Reactor thread."""
+    held = sum(1 for call in reactor._pendingTimedCalls + reactor._newTimedCalls if call.cancelled)
+    return reactor._cancellations, held
+
+
+def test_call_later_and_cancel_from_other_threads_under_contention(reactor):
+    # Twisted's timed calls are lists and a counter that only the reactor
+    # thread may change.  Measured before callLater was routed to the
+    # reactor thread: with four threads scheduling and cancelling while the
+    # reactor ran its own timers, the count of cancellations lost ~1000
+    # updates (-1014 with no cancelled call held), so Twisted's clean-up of
+    # cancelled calls stopped working.
+    fired = collections.Counter()
+    stop = threading.Event()
+    previous: list = []
+
+    def reactor_side():  # protocol-like code setting and cancelling its own timers
+        for call in previous[::2]:
+            if call.active():
+                call.cancel()
+        previous[:] = [reactor.callLater(0.001 * (i % 5), lambda: None) for i in range(50)]
+        if not stop.is_set():
+            reactor.callLater(0, reactor_side)
+
+    kept, cancelled, refused = [], [], []
+
+    def learner(n):  # cells, or threads a learner started
+        for i in range(300):
+            key = (n, i)
+            if i % 2:
+                call = reactor.callLater(30, fired.update, [key])
+                try:
+                    call.cancel()
+                    cancelled.append(key)
+                except Exception as error:
+                    refused.append(repr(error))
+            else:
+                reactor.callLater(random.random() * 0.02, fired.update, [key])
+                kept.append(key)
+
+    blocking_call(reactor_side)
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=learner, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switching)
+    stop.set()
+    deadline = time.monotonic() + 5
+    while sum(fired[key] for key in kept) < len(kept) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)
+    assert refused == []  # cancelling a call due in 30 s always works
+    assert [key for key in kept if fired[key] != 1] == []  # each fired once
+    assert [key for key in cancelled if fired[key]] == []  # none of these fired
+    counted, held = blocking_call(_timed_call_books, reactor)
+    assert counted == held, f"Twisted counts {counted} cancelled calls, its lists hold {held}"
+
+
+def test_call_later_from_a_cell_can_be_cancelled_and_reset_there(reactor):
+    fired = []
+    call = reactor.callLater(0.2, fired.append, "cancelled")
+    assert call.active() and call.getTime() > reactor.seconds()
+    call.cancel()
+    assert not call.active() and call.cancelled
+    moved = reactor.callLater(10, fired.append, "moved")
+    moved.reset(0.05)
+    time.sleep(0.4)
+    assert fired == ["moved"] and moved.called
+
+
+def test_call_later_runs_in_the_context_of_its_caller(reactor):
+    # Where ipykernel keeps the cell a thread's output goes to: contextvars.
+    cell = contextvars.ContextVar("cell", default="no cell")
+    seen = []
+    cell.set("the cell that scheduled it")
+    reactor.callLater(0.01, lambda: seen.append(cell.get()))
+    blocking_call(lambda: reactor.callLater(0.01, lambda: seen.append(cell.get())))
+    time.sleep(0.2)
+    assert seen == ["the cell that scheduled it"] * 2
+
+
+def test_a_timeout_while_your_code_blocks_the_reactor_names_that_code(reactor):
+    def slow_handler():
+        time.sleep(1.5)  # what a protocol method must never do
+
+    submit(slow_handler)
+    time.sleep(0.1)
+    with pytest.raises(TimeoutError) as info:
+        blocking_call(lambda: "answer", timeout=0.3)
+    message = str(info.value)
+    assert message.startswith("the reactor thread is busy in your slow_handler (line "), message
+    assert "time.sleep(1.5)" in message and "did not finish within 0.3 s" in message
+    time.sleep(1.5)
+    assert background.reactor_busy_in() is None  # free again, and not blamed
+    assert blocking_call(lambda: "answer") == "answer"

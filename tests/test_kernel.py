@@ -8,7 +8,11 @@ reactor keeps serving after an exception in protocol code, that
 ``reactor.run()`` explains itself, and that a kernel whose reactor's thread
 pool is busy still shuts down by itself in under two seconds (measured
 without the fix: a pool thread started from a cell is not a daemon thread,
-and the kernel had to be killed).
+and the kernel had to be killed).  And that reactor-side code prints under
+the cell that scheduled it: the timers of two rooms' protocols under each
+room's cell, a cell's own ``reactor.callLater`` under that cell, while
+another cell runs; that a timer's error reaches its room's ``settle()``;
+and that a reactor blocked by a protocol is reported as such.
 """
 
 from __future__ import annotations
@@ -195,3 +199,90 @@ def test_live_room_in_a_kernel_output_errors_and_a_quick_shutdown():
     print(f"kernel shutdown took {shutdown:.2f} s")
     assert shutdown < 2.0, f"kernel shutdown took {shutdown:.2f} s"
     assert process.returncode == 0  # it exited by itself, it was not killed
+
+
+TWO_TICKING_ROOMS = """
+from twisted.internet import reactor
+from twisted.internet.protocol import Factory, Protocol
+from spreadlab.rooms.live import LiveRoom
+
+class Ticker(Protocol):
+    def connectionMade(self):
+        reactor.callLater(0.5, print, "tick from", self.factory.label)
+        reactor.callLater(0.5, self.fail)
+
+    def fail(self):
+        raise ValueError("the timer of " + self.factory.label)
+
+def ticking(label):
+    factory = Factory.forProtocol(Ticker)
+    factory.label = label
+    return factory
+
+room{n} = LiveRoom(ticking("room {n}"), raise_errors=True)
+room{n}.connect()
+"""
+
+TIMERS_FROM_A_CELL = """
+later = reactor.callLater(0.4, print, "later, from the cell that set it")
+failing = reactor.callLater(0.4, lambda: 1 / 0)
+never = reactor.callLater(0.4, print, "cancelled, never printed")
+never.cancel()
+"""
+
+BLOCKED_REACTOR = """
+import time
+class Sleepy(Protocol):
+    def dataReceived(self, data):
+        time.sleep(3)
+
+sleepy = LiveRoom(Factory.forProtocol(Sleepy), timeout=1)
+sleepy.connect().send(b"hello\\n")
+"""
+
+
+def test_reactor_side_output_goes_to_the_cell_that_scheduled_it():
+    # Measured before the fix: both rooms' timer prints and errors appeared
+    # under the second room's cell (the last to start a room), and the
+    # cell's own callLater printed there too; room 1's settle() raised
+    # nothing.
+    kernel = Kernel()
+    try:
+        cell_1, reply = kernel.run(TWO_TICKING_ROOMS.replace("{n}", "1"))
+        assert reply["status"] == "ok", reply
+        cell_2, reply = kernel.run(TWO_TICKING_ROOMS.replace("{n}", "2"))
+        assert reply["status"] == "ok", reply
+        busy, reply = kernel.run("import time; time.sleep(1.2)")  # the timers fire meanwhile
+        assert reply["status"] == "ok", reply
+        time.sleep(0.3)
+        kernel.run("pass")
+        out_1, err_1 = kernel.output(cell_1, "stdout"), kernel.output(cell_1, "stderr")
+        out_2, err_2 = kernel.output(cell_2, "stdout"), kernel.output(cell_2, "stderr")
+        assert "tick from room 1" in out_1 and "room 2" not in out_1
+        assert "tick from room 2" in out_2 and "room 1" not in out_2
+        assert "ValueError: the timer of room 1" in err_1 and "room 2" not in err_1
+        assert "ValueError: the timer of room 2" in err_2 and "room 1" not in err_2
+        assert kernel.output(busy) == ""
+
+        _, reply = kernel.run("room1.settle()")
+        assert reply["status"] == "error" and reply["ename"] == "ValueError", reply
+        assert "the timer of room 1" in reply["evalue"]
+
+        cell_timers, reply = kernel.run(TIMERS_FROM_A_CELL)
+        assert reply["status"] == "ok", reply
+        busy, reply = kernel.run("time.sleep(1)")
+        assert reply["status"] == "ok", reply
+        time.sleep(0.3)
+        kernel.run("pass")
+        assert "later, from the cell that set it" in kernel.output(cell_timers, "stdout")
+        assert "ZeroDivisionError" in kernel.output(cell_timers, "stderr")
+        assert kernel.output(busy) == ""
+        assert all("never printed" not in m["content"].get("text", "") for m in kernel.messages)
+
+        blocked, reply = kernel.run(BLOCKED_REACTOR)
+        assert reply["status"] == "error" and reply["ename"] == "TimeoutError", reply
+        assert "the reactor thread is busy in your dataReceived" in reply["evalue"], reply["evalue"]
+        assert "time.sleep(3)" in reply["evalue"]
+    finally:
+        kernel.client.stop_channels()
+        kernel.manager.shutdown_kernel(now=True)

@@ -16,42 +16,63 @@ module does about each:
 - ``reactor.run()`` in a cell would block the kernel, and a second one raises
   ``ReactorAlreadyRunning``; once the background reactor runs, ``reactor.run``
   and ``reactor.stop`` explain why they are not needed instead.
-- ``reactor.callLater`` from the kernel's thread does not wake the reactor
-  (the call fired ~2 s late): calls from other threads now wake it.
+- ``reactor.callLater`` from the kernel's thread did not wake the reactor
+  (the call fired ~2 s late), and Twisted's timed calls are lists and a
+  counter that only the reactor thread may change (from a cell, under
+  contention, the count of cancelled calls lost ~1000 updates).  Called
+  from another thread, ``callLater`` now adds the call in the reactor thread
+  and returns a `DelayedCallFromThread`, whose ``cancel``, ``reset`` and
+  ``delay`` run there too: it works from a cell as a learner expects.
 - The reactor's thread pool (``deferToThread``, ``callInThread``) made
   non-daemon threads when called from a cell (a thread inherits that from the
   thread that makes it), and Python waits for those before it exits: the
   kernel had to be killed.  The pool's threads are daemon threads here.
-- Output printed in the reactor thread landed in whatever cell was running:
-  it now goes to the cell that started the reactor or the server (a
-  `CellOutput`), and errors logged by Twisted are shown there with their
-  traceback.  Outside IPython they go to the process's stderr.
+- Output printed in the reactor thread landed in whatever cell was running,
+  or in the cell that last started a room.  ipykernel keeps the cell a
+  thread's output belongs to in ``contextvars``; ``callLater`` and
+  ``callFromThread`` now capture their caller's context and run the call in
+  it (`spreadlab.rooms.cell_output`), so a timer prints under the cell, or
+  the room, that set it, and its error reaches that room's ``errors``.  A
+  live room routes its protocols' calls to its cell; what has no
+  caller (a plain ``listenTCP``'s protocols, Twisted's own log) goes to the
+  cell that last called `start_reactor`.  Outside IPython all of it goes to
+  the process's stdout and stderr.
+- Protocol code that blocks the reactor thread (``time.sleep`` in
+  ``dataReceived``) made every wait time out with a message about the
+  network; timeouts now say that the reactor thread is busy, and in which
+  function of the learner's (`reactor_busy_in`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import contextvars
 import functools
 import inspect
+import linecache
+import os
 import sys
+import sysconfig
 import threading
 import traceback
 import warnings
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
+import twisted
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ReactorAlreadyRunning
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogBeginner, globalLogPublisher
 from twisted.python import threadable
-from zope.interface import provider
+from zope.interface import implementer, provider
+
+from .cell_output import _SHOWN, CellOutput, InCallersContext, _set_thread_parent
 
 __all__ = [
     "start_reactor",
     "blocking_call",
     "submit",
     "in_reactor_thread",
+    "reactor_busy_in",
     "CellOutput",
     "InReactorThread",
     "ReactorRunsInBackground",
@@ -65,8 +86,6 @@ DEFAULT_TIMEOUT = 10.0
 _lock = threading.RLock()
 _thread: threading.Thread | None = None
 _prepared = False  # the pool, the log observer and the guards are in place
-_SHOWN = "_spreadlab_shown"  # set on exceptions already shown to the learner
-_OUR_FILES = {__file__, __file__.replace("background.py", "live.py")}
 
 
 class InReactorThread(RuntimeError):
@@ -120,124 +139,7 @@ def _refuse_in_reactor(what: str) -> None:
         )
 
 
-# --- where reactor-side output goes ------------------------------------------
-
-
-def _ipython_shell():
-    """The running IPython kernel's shell, or None (plain Python, pytest)."""
-    if "IPython" not in sys.modules:
-        return None
-    try:
-        shell = sys.modules["IPython"].get_ipython()
-    except Exception:
-        return None
-    if shell is None or not hasattr(shell, "get_parent"):
-        return None  # a terminal IPython: its output needs no routing
-    return shell
-
-
-def _set_thread_parent(shell, parent) -> tuple:
-    """Send the calling thread's output to the cell whose request is
-    *parent*; returns tokens for `_reset_thread_parent`.  Any thread.
-
-    ipykernel 7.4 has ``shell.set_thread_parent`` for this.  Older ones (7.3
-    is the newest for Python 3.10) keep the same per-thread context variables
-    (``_parent_header``) on the shell, its display hook and publisher and the
-    output streams, but no public call to set them for one thread only:
-    ``shell.set_parent`` would also move every other thread's output.
-    """
-    setter = getattr(shell, "set_thread_parent", None)
-    if setter is not None:
-        return setter(parent)
-    from jupyter_client.session import extract_header
-
-    header = extract_header(parent)
-    tokens = []
-    for obj, value in [(shell, parent), (shell.displayhook, header), (shell.display_pub, header),
-                       (sys.stdout, header), (sys.stderr, header)]:
-        var = getattr(obj, "_parent_header", None)
-        if isinstance(var, contextvars.ContextVar):
-            tokens.append((var.reset, var.set(value)))
-    return tuple(tokens)
-
-
-def _reset_thread_parent(shell, tokens: tuple) -> None:
-    """Undo `_set_thread_parent`.  The thread that called it."""
-    resetter = getattr(shell, "reset_thread_parent", None)
-    if resetter is not None:
-        resetter(tokens)
-        return
-    for reset, token in reversed(tokens):
-        reset(token)
-
-
-class CellOutput:
-    """The notebook cell that reactor-side output belongs to.
-
-    Made with `here` in the kernel's thread while a cell runs; used in the
-    reactor thread with `routed`, so that ``print`` and tracebacks from
-    protocol code appear under that cell rather than under whichever cell
-    happens to be running.  Outside a Jupyter kernel it does nothing and
-    output goes to the process's stdout and stderr.
-    """
-
-    def __init__(self, shell=None, parent=None) -> None:
-        self._shell = shell
-        self._parent = parent
-
-    @classmethod
-    def here(cls) -> "CellOutput":
-        """The output of the cell running now.  Kernel's thread."""
-        shell = _ipython_shell()
-        if shell is None:
-            return cls()
-        return cls(shell, shell.get_parent())
-
-    @property
-    def cell_id(self) -> str | None:
-        """The notebook's id for the cell (JupyterLab sends it; it stays the
-        same when the cell is run again), or None.  Any thread."""
-        return ((self._parent or {}).get("metadata") or {}).get("cellId")
-
-    @property
-    def run_id(self) -> str | None:
-        """The id of this run of the cell (its execute request), or None.
-        Any thread."""
-        return ((self._parent or {}).get("header") or {}).get("msg_id")
-
-    @contextmanager
-    def routed(self) -> Iterator[None]:
-        """Within the block, output of the calling thread goes to this cell.
-        Reactor thread (any thread works)."""
-        if self._shell is None or not self._parent:
-            yield
-            return
-        tokens = _set_thread_parent(self._shell, self._parent)
-        try:
-            yield
-        finally:
-            _reset_thread_parent(self._shell, tokens)
-
-    def show(self, text: str) -> None:
-        """Write *text* to stderr in this cell.  Any thread."""
-        with self.routed():
-            stream = sys.stderr
-            stream.write(text if text.endswith("\n") else text + "\n")
-            stream.flush()
-
-    def show_exception(self, exc: BaseException, where: str) -> None:
-        """Show an exception raised by protocol code, with its traceback,
-        and mark it as shown so that Twisted's log of it is not shown twice.
-        Reactor thread."""
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename in _OUR_FILES:
-            tb = tb.tb_next  # start the traceback at the learner's code
-        text = "".join(traceback.format_exception(type(exc), exc, tb))
-        self.show(f"{where}; the reactor keeps serving:\n{text}")
-        try:
-            setattr(exc, _SHOWN, True)
-        except Exception:
-            pass
+# --- Twisted's log, shown in the cell ------------------------------------------
 
 
 @provider(ILogObserver)
@@ -279,21 +181,24 @@ def _observe_logs() -> None:
 # --- the reactor thread --------------------------------------------------------
 
 
-def start_reactor(timeout: float = 5.0):
+def start_reactor(timeout: float = 5.0, *, claim_output: bool = True):
     """Start Twisted's global reactor in a daemon thread, once, and return it.
 
-    Safe to call again from any cell: the running reactor is returned.  Each
-    call from a notebook cell makes that cell the place where reactor-side
-    output without a room of its own (prints, errors logged by Twisted)
-    appears.  Raises `ReactorStopped` if the reactor was stopped (restart the
-    kernel).  Any thread; from the reactor thread it just returns the reactor.
+    Safe to call again from any cell: the running reactor is returned.
+    Code in the reactor thread prints under the cell that scheduled it
+    (`InCallersContext`; a live room's protocols under the room's cell);
+    with *claim_output*, the calling cell also becomes the place for what
+    has no such cell (the protocols of a plain ``listenTCP``, errors logged
+    by Twisted itself).  Raises `ReactorStopped` if the reactor was stopped
+    (restart the kernel).  Any thread; from the reactor thread it just
+    returns the reactor.
     """
     reactor = _reactor()
     if in_reactor_thread():
         return reactor
     _ensure_running(timeout)
     output = CellOutput.here()
-    if output._shell is not None:
+    if claim_output and output._shell is not None:
         started = threading.Event()
 
         def route_reactor_thread() -> None:
@@ -301,7 +206,9 @@ def start_reactor(timeout: float = 5.0):
             _set_thread_parent(output._shell, output._parent)
             started.set()
 
-        reactor.callFromThread(route_reactor_thread)
+        # Not reactor.callFromThread: that would run it in a copy of this
+        # cell's context, and the setting would not outlive the call.
+        _original(reactor, "callFromThread")(route_reactor_thread)
         started.wait(timeout)
     return reactor
 
@@ -365,10 +272,15 @@ def _keep_pool_from_blocking_exit(reactor) -> None:
 
 def _guard(reactor) -> None:
     """Replace, on this reactor object only, ``run`` and ``stop`` by
-    explanations, and make ``callLater`` from other threads wake it."""
+    explanations; make ``callLater`` and ``callFromThread`` run what they
+    are given in the context of their caller (`InCallersContext`); and make
+    ``callLater`` from another thread run in the reactor thread
+    (`DelayedCallFromThread`)."""
     if getattr(reactor, "_spreadlab_guarded", False):
         return
     original_call_later = reactor.callLater
+    original_call_from_thread = reactor.callFromThread
+    reactor._spreadlab_originals = {"callLater": original_call_later, "callFromThread": original_call_from_thread}
 
     def run(*args, **kwargs):
         raise ReactorRunsInBackground(_RUN_EXPLAINED)
@@ -377,16 +289,127 @@ def _guard(reactor) -> None:
         raise ReactorRunsInBackground(_STOP_EXPLAINED)
 
     def callLater(delay, f, *args, **kwargs):
-        call = original_call_later(delay, f, *args, **kwargs)
-        if not threadable.isInIOThread():
-            reactor.wakeUp()  # re-computes its timeout, taking this call in
-        return call
+        later = InCallersContext(f, "reactor.callLater")
+        if threadable.isInIOThread() or not reactor.running:
+            return original_call_later(delay, later, *args, **kwargs)
+        # Twisted's timed calls are kept in lists the reactor thread changes
+        # without a lock: add this one there, counted from now.
+        due = reactor.seconds() + delay
+        call = blocking_call(lambda: original_call_later(max(0.0, due - reactor.seconds()), later, *args, **kwargs))
+        return DelayedCallFromThread(call)
+
+    def callFromThread(f, *args, **kwargs):
+        original_call_from_thread(InCallersContext(f, "reactor.callFromThread"), *args, **kwargs)
 
     callLater.__doc__ = original_call_later.__doc__
+    callFromThread.__doc__ = original_call_from_thread.__doc__
     reactor.run = run
     reactor.stop = stop
     reactor.callLater = callLater
+    reactor.callFromThread = callFromThread
     reactor._spreadlab_guarded = True
+
+
+def _original(reactor, name: str) -> Callable[..., Any]:
+    """The reactor's own method *name*, as it was before `_guard`."""
+    return getattr(reactor, "_spreadlab_originals", {}).get(name) or getattr(reactor, name)
+
+
+@implementer(IDelayedCall)
+class DelayedCallFromThread:
+    """What ``reactor.callLater`` returns to a thread other than the
+    reactor's: the real ``DelayedCall``, made in the reactor thread, whose
+    ``cancel``, ``reset`` and ``delay`` also run there (they change the
+    reactor's timed calls, which only the reactor thread may touch), waiting
+    for them.  Reading it (``active()``, ``getTime()``) works from any
+    thread."""
+
+    def __init__(self, call) -> None:
+        self._call = call
+
+    def getTime(self) -> float:
+        return self._call.getTime()
+
+    def active(self) -> bool:
+        return self._call.active()
+
+    def cancel(self) -> None:
+        self._in_reactor(self._call.cancel)
+
+    def reset(self, secondsFromNow: float) -> None:
+        self._in_reactor(self._call.reset, secondsFromNow)
+
+    def delay(self, secondsLater: float) -> None:
+        self._in_reactor(self._call.delay, secondsLater)
+
+    def _in_reactor(self, method: Callable[..., None], *args) -> None:
+        if in_reactor_thread():
+            method(*args)
+        else:
+            blocking_call(method, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._call, name)  # func, args, kw, called, cancelled
+
+    def __repr__(self) -> str:
+        return repr(self._call)
+
+
+# --- a reactor thread that is kept busy ----------------------------------------
+
+# Where Twisted, spreadlab and Python's own modules live: code elsewhere is
+# the learner's (a notebook cell, a file of theirs).
+_LIBRARIES = tuple(
+    {os.path.dirname(twisted.__file__) + os.sep, os.path.dirname(os.path.dirname(__file__)) + os.sep}
+    | {sysconfig.get_path(name) + os.sep for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+
+
+def _is_yours(frame) -> bool:
+    """Is *frame* running code of the learner's (a notebook cell, a file of
+    theirs), rather than Twisted's, spreadlab's or Python's?"""
+    filename = frame.f_code.co_filename
+    return not (filename.startswith(_LIBRARIES) or filename.startswith("<frozen"))
+
+
+def _where(frame) -> str:
+    """"line 4: time.sleep(3)", the line *frame* is at."""
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno, frame.f_globals).strip()
+    return f"line {frame.f_lineno}: {line}" if line else f"line {frame.f_lineno} of {frame.f_code.co_filename}"
+
+
+def reactor_busy_in(patience: float = 0.2) -> str | None:
+    """If the reactor thread is kept busy by the learner's code (it does
+    not take a call within *patience* seconds, and their code is on its
+    stack), say in which function: "the reactor thread is busy in your
+    dataReceived (line 4: time.sleep(3))".  None otherwise: a reactor that
+    is merely slow (a loaded machine) is not blamed.  Any thread but the
+    reactor's (None there)."""
+    thread = _thread
+    if thread is None or not thread.is_alive() or in_reactor_thread():
+        return None
+    answered = threading.Event()
+    _original(_reactor(), "callFromThread")(answered.set)
+    if answered.wait(patience):
+        return None
+    frame = sys._current_frames().get(thread.ident)
+    yours = []  # the innermost run of the learner's frames, innermost first
+    while frame is not None:
+        if _is_yours(frame):
+            yours.append(frame)
+        elif yours:
+            break  # the code that called theirs (Twisted's, for a protocol's method)
+        frame = frame.f_back
+    if not yours:
+        return None
+    inner, outer = yours[0], yours[-1]
+    inside = f", in {inner.f_code.co_name}" if inner is not outer else ""
+    return (
+        f"the reactor thread is busy in your {outer.f_code.co_name}{inside} ({_where(inner)}): "
+        "while it runs, the reactor cannot read, write or run timers for anyone.  "
+        "Wait with reactor.callLater or task.deferLater instead of time.sleep, and move "
+        "long work to a thread with threads.deferToThread"
+    )
 
 
 # --- calling into the reactor thread ------------------------------------------
@@ -461,7 +484,9 @@ def blocking_call(f: Callable[..., Any], *args, timeout: float | None = DEFAULT_
 
         _reactor().callFromThread(cancel)
         name = getattr(f, "__qualname__", repr(f))
+        busy = reactor_busy_in()
         raise TimeoutError(
-            f"{name} did not finish within {timeout} s in the reactor thread"
+            (f"{busy}; so " if busy else "")
+            + f"{name} did not finish within {timeout} s in the reactor thread"
             " (a Deferred still waiting was cancelled)"
         ) from None

@@ -27,6 +27,7 @@ Use a room from the notebook's thread (any thread but the reactor's).
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import socket
 import struct
@@ -46,7 +47,7 @@ from twisted.python.failure import Failure
 from zope.interface import directlyProvides, providedBy
 
 from . import trace as T
-from .background import CellOutput, _refuse_in_reactor, blocking_call, start_reactor
+from .background import CellOutput, _refuse_in_reactor, blocking_call, reactor_busy_in, start_reactor, submit
 from .core import (CLOSED_BY_ITSELF, EOF_FROM_SERVER, RESET, STILL_OPEN, Chunking, ClientCore, RoomCore,
                    cut, describe, ending_seen_by_client)
 
@@ -416,9 +417,9 @@ class LiveRoom(RoomCore):
         self._numbers = itertools.count(1)
         self._expected: dict[tuple[str, int], tuple[LiveClient, str | None]] = {}
         self._condition = threading.Condition()
-        self._output = CellOutput.here()
+        self._output = CellOutput.here(keep=self.errors.append)  # and timers' errors
         self._port = None
-        self.reactor = start_reactor()
+        self.reactor = start_reactor(claim_output=False)
         self.clock = self.reactor
         self._stop_earlier_runs()
         self._listen()
@@ -548,16 +549,28 @@ class LiveRoom(RoomCore):
 
     def close(self, timeout: float | None = None) -> None:
         """Stop listening and disconnect every client (this room's own close
-        from their side; clients from outside are closed by the server, and
-        reset if they do not go within a second), and wait for all of it.
-        The factory's ``stopFactory`` runs.  Notebook's thread."""
+        from their side; clients from outside, and connections whose
+        protocol paused reading, are closed by the server; whatever has not
+        gone after a second, or half the timeout, is reset), and wait for
+        all of it.  The factory's ``stopFactory`` runs.  If the reactor
+        thread is kept busy past the timeout, raises ``TimeoutError`` saying
+        so, and the room goes on stopping when the reactor is free.
+        Notebook's thread."""
         if not self.listening:
             return
         self.listening = False
         with _rooms_lock:
             if _rooms.get(self.port) is self:
                 del _rooms[self.port]
-        blocking_call(self._stop_in_reactor, timeout=timeout or self.timeout)
+        limit = timeout or self.timeout
+        try:
+            submit(self._stop_in_reactor).result(limit)
+        except concurrent.futures.TimeoutError:
+            busy = reactor_busy_in()
+            raise TimeoutError(
+                (f"{busy}; so " if busy else "") + f"the room on {self.address} did not finish "
+                f"stopping within {limit} s (it goes on stopping as soon as the reactor can)"
+            ) from None
 
     stop = close
 
@@ -625,35 +638,46 @@ class LiveRoom(RoomCore):
                 raise
 
     def _stop_in_reactor(self) -> Deferred:
-        waits = [maybeDeferred(self._port.stopListening)]
-        stragglers = []
+        """Close every connection and stop listening.  Our own clients close
+        from their side, unless the server's side is paused (it would never
+        read their end-of-file): then, as for clients from outside, the
+        server closes.  Whatever is still open after a grace period (a peer
+        that does not read) is reset, so stopping ends within the room's
+        timeout.  The Deferred it returns may be cancelled (by
+        `blocking_call` on a timeout) without disturbing the connections'
+        own Deferreds."""
+        waits = [_fired_when(maybeDeferred(self._port.stopListening))]
         for client in list(self.all_clients):
             server = client.transport
             if server is None or server.lost:
                 if not client._end_lost and client._end is not None:
                     client._end.transport.abortConnection()
-                    waits.append(client._whenEndLost)
+                    waits.append(_fired_when(client._whenEndLost))
                 continue
-            waits.append(server.whenLost)
-            if client.external:
-                server.loseConnection()
-                stragglers.append(server)
-            elif not client._end_lost:
-                waits.append(client._whenEndLost)
+            waits.append(_fired_when(server.whenLost))
+            if not client.external and not client._end_lost:
+                waits.append(_fired_when(client._whenEndLost))
+            if client.external or client._end_lost or not server.reading:
+                if not server.disconnecting:
+                    self.trace.record(T.LOSE, client.name, detail="by the server: the room is stopping")
+                    server.disconnecting = 1
+                    server.transport.loseConnection()
+            else:  # our own client closes from its side: the server reads end-of-file
                 client._closing = True
                 client._end.transport.loseConnection()
 
-        def reset_stragglers():
-            for server in stragglers:
-                if not server.lost:
+        def reset_stragglers() -> None:
+            for client in list(self.all_clients):
+                server = client.transport
+                if server is not None and not server.lost:
                     server.abortConnection()
+                if not client._end_lost and client._end is not None:
+                    client._end.transport.abortConnection()
 
-        if stragglers:
-            later = self.reactor.callLater(1.0, reset_stragglers)
-            done = gatherResults(waits)
-            done.addBoth(lambda result: (later.cancel() if later.active() else None, result)[1])
-            return done
-        return gatherResults(waits)
+        grace = self.reactor.callLater(min(1.0, self.timeout / 2), reset_stragglers)
+        done = gatherResults(waits, consumeErrors=True)
+        done.addBoth(lambda result: (grace.cancel() if grace.active() else None, result)[1])
+        return done
 
     def _changed(self) -> None:
         with self._condition:
@@ -697,8 +721,26 @@ class LiveRoom(RoomCore):
         _refuse_in_reactor("waiting on a live room")
         limit = self.timeout if timeout is None else timeout
         with self._condition:
-            if not self._condition.wait_for(predicate, limit):
-                raise TimeoutError(f"{explain()} (after {limit} s)")
+            if self._condition.wait_for(predicate, limit):
+                return
+        busy = reactor_busy_in()  # the likely reason, if so
+        raise TimeoutError((f"{busy}; so " if busy else "") + f"{explain()} (after {limit} s)")
+
+
+def _fired_when(deferred: Deferred) -> Deferred:
+    """A new Deferred that fires (with None, or the failure) when
+    *deferred* does.  Cancelling it leaves *deferred* alone, so that
+    whoever fires *deferred* later does not meet ``AlreadyCalledError``.
+    Reactor thread."""
+    mine = Deferred()
+
+    def fire(result):
+        if not mine.called:
+            mine.errback(result) if isinstance(result, Failure) else mine.callback(None)
+        return None  # handed on to *mine*
+
+    deferred.addBoth(fire)
+    return mine
 
 
 def _free_port(host: str) -> int:

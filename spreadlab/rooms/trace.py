@@ -17,6 +17,8 @@ import time as _time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from ..servers.safety import is_invisible
+
 # The kinds of event.  What the server's protocol and transport did is named
 # in the words of Twisted's API; what came over the wire from the client is
 # named as what it is on the wire (a connect, an end-of-file, a reset).
@@ -40,8 +42,10 @@ _monotonic = _time.monotonic
 
 def show_bytes(data: bytes, limit: int | None = 60) -> str:
     """Render bytes for a human: readable UTF-8 text where it decodes, with
-    every control character and every undecodable byte shown as an escape
-    (``\\n``, ``\\x1b``, ``\\xff``), never dropped.  Long data is cut at
+    every control character, every invisible character (a bidirectional
+    control, a zero-width character, a line separator) and every
+    undecodable byte shown as an escape (``\\n``, ``\\x1b``,
+    ``\\u202e``, ``\\xff``), never dropped.  Long data is cut at
     *limit* characters with an ellipsis."""
     out = []
     text = data.decode("utf-8", errors="surrogateescape")
@@ -58,6 +62,8 @@ def show_bytes(data: bytes, limit: int | None = 60) -> str:
             out.append("\\\\")
         elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
             out.append(f"\\x{ord(ch):02x}")
+        elif is_invisible(ch):  # would reorder or hide the text around it
+            out.append(f"\\u{ord(ch):04x}")
         else:
             out.append(ch)
     rendered = "".join(out)
