@@ -48,7 +48,7 @@ def _buffered(transport) -> int | None:
     (``abstract.FileDescriptor``) this reads the private attributes that hold
     the buffer (``dataBuffer``, sent up to ``offset``, plus ``_tempDataLen``
     bytes still in a list), and on other transports (a memory room's) it
-    returns ``None``: `_SendBacklog` then registers as a producer instead.
+    returns ``None``: `SendBacklog` then registers as a producer instead.
     """
     try:
         return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
@@ -57,7 +57,7 @@ def _buffered(transport) -> int | None:
 
 
 @implementer(IPushProducer)
-class _SendBacklog:
+class SendBacklog:
     """Counts the bytes waiting to be sent to one client.
 
     On a TCP connection it reads the transport's buffer (`_buffered`).  On
@@ -78,6 +78,9 @@ class _SendBacklog:
         if self.watch_buffer:
             return _buffered(self.client.transport)
         return 0 if self.paused_at is None else self.client.sent - self.paused_at
+
+    def __repr__(self) -> str:
+        return f"<SendBacklog for {self.client.name}: {self.waiting()} bytes waiting>"
 
     def pauseProducing(self) -> None:
         self.paused_at = self.client.sent
@@ -106,7 +109,7 @@ class Spreader(LineReceiver):
     number = 0
     name = "client ?"
     sent = 0  # bytes delivered to this client
-    _backlog: "_SendBacklog | None" = None
+    _backlog: "SendBacklog | None" = None
     _discarding = False  # inside an over-long line, skipping to its end
     _after_long = b""  # what followed an over-long line in the same chunk
     _last_refill = None
@@ -125,7 +128,7 @@ class Spreader(LineReceiver):
         self._look_at = self.factory.max_backlog  # look at its backlog once `sent` passes this
         self._tokens = float(self.factory.burst or 0)
         self.factory.clientJoined(self)
-        self._backlog = _SendBacklog(self)
+        self._backlog = SendBacklog(self)
         welcome = WELCOME.format(n=self.factory.numProtocols)
         self.transport.write(welcome.encode("utf-8") + b"\r\n")
 
