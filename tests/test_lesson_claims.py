@@ -9,6 +9,7 @@ When a lesson's wording changes, the test beside it says what is true.
 from __future__ import annotations
 
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ import textwrap
 import pytest
 from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.error import ConnectionAborted, ConnectionDone
+from twisted.internet.error import ConnectionAborted, ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import IPushProducer, ITCPTransport, ITransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.basic import LineReceiver
@@ -170,6 +171,21 @@ def test_a_crashed_client_process_closes_cleanly():
         subprocess.run([sys.executable, "-c", crash], timeout=30, check=False)
         [reason] = blocking_call(lambda: recorder.lost)
         assert reason.check(ConnectionDone), reason
+    finally:
+        stop(port)
+
+
+def test_a_client_that_resets_gives_the_server_connection_lost():
+    """02-protocol: a reset from the other side ends the connection uncleanly:
+    ``ConnectionLost``, not ``ConnectionDone``."""
+    recorder = Recorder()
+    port, number = listen(recording(Protocol, recorder))
+    try:
+        client = socket.create_connection(("127.0.0.1", number), timeout=5)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # with a zero linger: a reset, as abortConnection sends
+        [reason] = blocking_call(lambda: recorder.lost)
+        assert reason.check(ConnectionLost) and not reason.check(ConnectionDone), reason
     finally:
         stop(port)
 
