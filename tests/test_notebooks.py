@@ -3,8 +3,12 @@
 Executes each notebook in notebooks/ with nbclient in a new kernel (the one
 this test runs in, so the installed spreadlab is used), as a learner's "Restart
 Kernel and Run All Cells" would, and fails on any error output.  Also checks
-that notebooks are committed without outputs or execution counts, and that
-every cell carries slide metadata for the instructor's decks.
+that notebooks are committed without outputs or execution counts, that
+every cell carries slide metadata for the instructor's decks, and the course's
+shape: each lesson states an honest duration of 20 to 35 minutes (checked
+against a written-down pacing rule), the welcome page and the README list all
+13 lessons with those minutes, every lesson's "Next" link leads to the next
+lesson, and instructor notes sit at the end, folded, out of a learner's way.
 """
 
 from __future__ import annotations
