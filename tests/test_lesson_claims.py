@@ -154,6 +154,32 @@ def test_an_exception_in_connectionMade_is_logged_and_the_connection_stays_open(
         stop(port)
 
 
+def test_an_exception_in_dataReceived_closes_that_connection_only():
+    """07-going-live: an exception in ``dataReceived`` (so in ``lineReceived``)
+    closes that one connection, with the exception as the reason; the server
+    and its other connections go on."""
+    recorder = Recorder()
+
+    class Fragile(LineReceiver):
+        delimiter = b"\n"
+
+        def lineReceived(self, line):
+            self.sendLine(line.decode("ascii").upper().encode("ascii"))
+
+    port, number = listen(recording(Fragile, recorder))
+    try:
+        with socket.create_connection(("127.0.0.1", number), timeout=5) as careful, \
+                socket.create_connection(("127.0.0.1", number), timeout=5) as careless:
+            careless.sendall("你好\n".encode("utf-8"))
+            assert read_all(careless) == (b"", "eof")
+            [reason] = blocking_call(lambda: recorder.lost)
+            assert reason.check(UnicodeDecodeError), reason
+            careful.sendall(b"still served\n")
+            assert careful.recv(100) == b"STILL SERVED\n"
+    finally:
+        stop(port)
+
+
 def test_a_crashed_client_process_closes_cleanly():
     """02-protocol and 12-broadcast-board: when a client *process* dies, its
     operating system closes its socket cleanly: ``ConnectionDone``, not a
