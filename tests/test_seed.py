@@ -112,3 +112,19 @@ def test_the_correct_server_keeps_two_servers_apart():
     assert bob.lines[-1] == "client 1: hello"
     assert len(carol.lines) == 1
     assert isinstance(one.factory, Factory)
+
+
+@pytest.mark.parametrize("factory_class", [seed.SpreadFactory, SpreadFactory], ids=["seed", "spread"])
+def test_the_welcome_number_is_a_head_count_not_an_id(factory_class, capsys):
+    """The fifth flaw (lesson 06): after a client leaves, the next one is told
+    the same number as one still connected.  The finished server keeps the
+    blog's welcome, but names clients by a number that only goes up."""
+    room = room_of(factory_class())
+    ann, ben, cat = room.connect(), room.connect(), room.connect()
+    ben.close()
+    dan = room.connect()
+    assert cat.lines[0] == dan.lines[0] == "欢迎来到Spread Site, 你是第3个客户端用户!"
+    if factory_class is SpreadFactory:
+        dan.send(b"hi\n")
+        assert ann.lines[-1] == "client 4: hi"
+    room.close()

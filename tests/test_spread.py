@@ -204,3 +204,25 @@ def test_two_factories_do_not_share_clients():
     a.send(b"only for room one\n")
     assert b.lines[-1] == "client 1: only for room one"
     assert all("room one" not in line for line in x.lines + y.lines)
+
+
+def test_the_factory_builds_protocols_as_lesson_03_teaches():
+    """Factory.buildProtocol makes ``self.protocol()`` and sets ``.factory``:
+    a Spreader subclass with an ``__init__`` of its own (no factory argument)
+    works, and every protocol reaches its factory."""
+    from spreadlab import Spreader
+
+    class Tagged(Spreader):
+        def __init__(self):
+            self.tag = "mine"
+
+    class TaggedFactory(SpreadFactory):
+        protocol = Tagged
+
+    factory = TaggedFactory(max_line=10)
+    with MemoryRoom(factory) as room:
+        a, b = room.connect(), room.connect()
+        a.send(b"a line far over ten bytes\nok\n")
+        assert a.protocol.tag == "mine" and a.protocol.factory is factory
+        assert b.lines[1:] == ["client 1: ok"]  # the factory's max_line reached the protocol
+        assert a.lines[1].startswith("error: line longer than 10 bytes")

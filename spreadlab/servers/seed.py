@@ -15,6 +15,9 @@ the Spread Site lesson:
    still spread to everyone else.
 4. Whatever chunk arrives is relayed as is: no framing, no sender's name,
    no check of what the bytes contain.
+5. The welcome's number is ``numProtocols``, a head count, not an id: after
+   a client leaves, the next one is told the same number as one still
+   connected (two clients are both "你是第3个").
 
 Use `spreadlab.servers.spread` for the server done right.
 """

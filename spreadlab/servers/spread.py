@@ -48,7 +48,7 @@ def _buffered(transport) -> int | None:
     (``abstract.FileDescriptor``) this reads the private attributes that hold
     the buffer (``dataBuffer``, sent up to ``offset``, plus ``_tempDataLen``
     bytes still in a list), and on other transports (a memory room's) it
-    returns ``None``: `_SendBacklog` then registers as a producer instead.
+    returns ``None``: `SendBacklog` then registers as a producer instead.
     """
     try:
         return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
@@ -57,7 +57,7 @@ def _buffered(transport) -> int | None:
 
 
 @implementer(IPushProducer)
-class _SendBacklog:
+class SendBacklog:
     """Counts the bytes waiting to be sent to one client.
 
     On a TCP connection it reads the transport's buffer (`_buffered`).  On
@@ -79,6 +79,9 @@ class _SendBacklog:
             return _buffered(self.client.transport)
         return 0 if self.paused_at is None else self.client.sent - self.paused_at
 
+    def __repr__(self) -> str:
+        return f"<SendBacklog for {self.client.name}: {self.waiting()} bytes waiting>"
+
     def pauseProducing(self) -> None:
         self.paused_at = self.client.sent
 
@@ -99,19 +102,18 @@ class Spreader(LineReceiver):
 
     delimiter = b"\n"  # and a trailing b"\r" is stripped: telnet and nc both work
 
-    def __init__(self, factory: "SpreadFactory") -> None:
-        self.factory = factory
-        self.number = 0
-        self.name = "client ?"
-        self._backlog: _SendBacklog | None = None
-        self.sent = 0  # bytes delivered to this client
-        self._look_at = factory.max_backlog  # look at its backlog once `sent` passes this
-        self._discarding = False  # inside an over-long line, skipping to its end
-        self._after_long = b""  # what followed an over-long line in the same chunk
-        self._tokens = float(factory.burst or 0)
-        self._last_refill = None
-        self._resume_call = None
-        self.MAX_LENGTH = factory.max_line
+    # No ``__init__(self, factory)``: Factory's own ``buildProtocol`` makes
+    # ``self.protocol()`` and sets ``self.factory`` (lesson 03).  Defaults
+    # live on the class; what depends on the factory's limits is set in
+    # `connectionMade`, the first call that has ``self.factory``.
+    number = 0
+    name = "client ?"
+    sent = 0  # bytes delivered to this client
+    _backlog: "SendBacklog | None" = None
+    _discarding = False  # inside an over-long line, skipping to its end
+    _after_long = b""  # what followed an over-long line in the same chunk
+    _last_refill = None
+    _resume_call = None
 
     # --- lifecycle --------------------------------------------------------
 
@@ -122,8 +124,11 @@ class Spreader(LineReceiver):
         no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if no_delay is not None:
             no_delay(True)
+        self.MAX_LENGTH = self.factory.max_line  # LineReceiver's limit, per server
+        self._look_at = self.factory.max_backlog  # look at its backlog once `sent` passes this
+        self._tokens = float(self.factory.burst or 0)
         self.factory.clientJoined(self)
-        self._backlog = _SendBacklog(self)
+        self._backlog = SendBacklog(self)
         welcome = WELCOME.format(n=self.factory.numProtocols)
         self.transport.write(welcome.encode("utf-8") + b"\r\n")
 
@@ -258,7 +263,7 @@ class SpreadFactory(Factory):
         if self.max_clients is not None and len(self.clients) >= self.max_clients:
             log.info("refused {peer}: {n} clients already connected (the maximum)", peer=_peer(addr), n=len(self.clients))
             return None
-        return self.protocol(self)
+        return super().buildProtocol(addr)  # self.protocol(), with .factory set
 
     def clientJoined(self, client: Spreader) -> None:
         """Count and remember a client whose connection was just made."""

@@ -1,0 +1,282 @@
+"""What the lessons say about TCP and Twisted, checked over real TCP.
+
+Each test backs one sentence of a lesson (named in its docstring) with
+Twisted's real reactor (in spreadlab's background thread), a real listening
+port on loopback and, for the client, a plain socket, as ``nc`` would be.
+When a lesson's wording changes, the test beside it says what is true.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from twisted.internet import defer
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import ConnectionAborted, ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IPushProducer, ITCPTransport, ITransport
+from twisted.internet.protocol import Factory, Protocol
+from twisted.protocols.basic import LineReceiver
+from zope.interface import implementer
+
+from spreadlab.rooms.background import blocking_call, start_reactor
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Recorder:
+    """What the server side saw: its protocols and how each connection ended."""
+
+    def __init__(self) -> None:
+        self.protocols: list[Protocol] = []
+        self.reasons: list = []
+        self.lost = defer.Deferred()  # fires with [the first connectionLost's reason]
+
+
+def listen(factory) -> tuple[object, int]:
+    """Listen on a free loopback port (in the reactor thread); the port and its number."""
+    start_reactor()
+    port = blocking_call(lambda: serverFromString(_reactor(), "tcp:0:interface=127.0.0.1").listen(factory))
+    return port, port.getHost().port
+
+
+def _reactor():
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def stop(port) -> None:
+    blocking_call(port.stopListening)
+
+
+def recording(protocol_class, recorder: Recorder):
+    """A factory whose protocols record themselves and their end in *recorder*."""
+
+    class Recorded(protocol_class):
+        def connectionMade(self):
+            recorder.protocols.append(self)
+            super().connectionMade()
+
+        def connectionLost(self, reason):
+            recorder.reasons.append(reason)
+            super().connectionLost(reason)
+            if not recorder.lost.called:
+                recorder.lost.callback([reason])  # in a list: a Failure would errback
+
+    return Factory.forProtocol(Recorded)
+
+
+def read_all(sock: socket.socket) -> tuple[bytes, str]:
+    """Read until the connection ends: the bytes, and ``"eof"`` or ``"reset"``."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return data, "reset"
+        if not chunk:
+            return data, "eof"
+        data += chunk
+
+
+class Closer(LineReceiver):
+    """Lesson 04's Closer: writes ``bye``, then closes as the line asks."""
+
+    delimiter = b"\n"
+
+    def lineReceived(self, line):
+        self.sendLine(b"bye")
+        if line == b"lose":
+            self.transport.loseConnection()
+        elif line == b"abort":
+            self.transport.abortConnection()
+
+
+@pytest.mark.parametrize("how, received, ending, reason", [
+    ("lose", b"bye\n", "eof", ConnectionDone),
+    ("abort", b"", "reset", ConnectionAborted),
+])
+def test_lose_delivers_what_was_written_and_abort_sends_only_a_reset(how, received, ending, reason):
+    """04-transport: after ``write``, ``loseConnection`` delivers, then end-of-file;
+    ``abortConnection`` discards what is buffered: the peer gets nothing, only a reset."""
+    recorder = Recorder()
+    port, number = listen(recording(Closer, recorder))
+    try:
+        with socket.create_connection(("127.0.0.1", number), timeout=5) as client:
+            client.sendall(how.encode() + b"\n")
+            assert read_all(client) == (received, ending)
+        assert blocking_call(lambda: recorder.lost)[0].check(reason)
+    finally:
+        stop(port)
+
+
+def test_buildProtocol_returning_none_lets_the_connect_succeed_then_end_of_file():
+    """03-factory: refusing in ``buildProtocol`` is not a TCP refusal: the
+    client's connect succeeds, and then it reads end-of-file."""
+
+    class Full(Factory):
+        def buildProtocol(self, addr):
+            return None
+
+    port, number = listen(Full())
+    try:
+        with socket.create_connection(("127.0.0.1", number), timeout=5) as client:
+            assert read_all(client) == (b"", "eof")
+    finally:
+        stop(port)
+
+
+def test_an_exception_in_connectionMade_is_logged_and_the_connection_stays_open():
+    """02-protocol and 07-going-live: Twisted logs an exception from
+    ``connectionMade`` and keeps the connection; only ``dataReceived``'s
+    exceptions close it."""
+    recorder = Recorder()
+
+    class Careless(Protocol):
+        def connectionMade(self):
+            raise ValueError("oops in connectionMade")
+
+        def dataReceived(self, data):
+            self.transport.write(data.upper())
+
+    port, number = listen(recording(Careless, recorder))
+    try:
+        with socket.create_connection(("127.0.0.1", number), timeout=5) as client:
+            client.sendall(b"still here\n")
+            assert client.recv(100) == b"STILL HERE\n"
+        assert blocking_call(lambda: recorder.lost)[0].check(ConnectionDone)
+    finally:
+        stop(port)
+
+
+def test_an_exception_in_dataReceived_closes_that_connection_only():
+    """07-going-live: an exception in ``dataReceived`` (so in ``lineReceived``)
+    closes that one connection, with the exception as the reason; the server
+    and its other connections go on."""
+    recorder = Recorder()
+
+    class Fragile(LineReceiver):
+        delimiter = b"\n"
+
+        def lineReceived(self, line):
+            self.sendLine(line.decode("ascii").upper().encode("ascii"))
+
+    port, number = listen(recording(Fragile, recorder))
+    try:
+        with socket.create_connection(("127.0.0.1", number), timeout=5) as careful, \
+                socket.create_connection(("127.0.0.1", number), timeout=5) as careless:
+            careless.sendall("你好\n".encode("utf-8"))
+            assert read_all(careless) == (b"", "eof")
+            [reason] = blocking_call(lambda: recorder.lost)
+            assert reason.check(UnicodeDecodeError), reason
+            careful.sendall(b"still served\n")
+            assert careful.recv(100) == b"STILL SERVED\n"
+    finally:
+        stop(port)
+
+
+def test_a_crashed_client_process_closes_cleanly():
+    """02-protocol and 12-broadcast-board: when a client *process* dies, its
+    operating system closes its socket cleanly: ``ConnectionDone``, not a
+    reset (a pulled cable gives no event at all, which the lessons say but no
+    test can pull)."""
+    recorder = Recorder()
+    port, number = listen(recording(Protocol, recorder))
+    try:
+        crash = textwrap.dedent(f"""
+            import os, socket
+            s = socket.create_connection(("127.0.0.1", {number}))
+            s.sendall(b"hello")
+            os._exit(1)
+        """)
+        subprocess.run([sys.executable, "-c", crash], timeout=30, check=False)
+        [reason] = blocking_call(lambda: recorder.lost)
+        assert reason.check(ConnectionDone), reason
+    finally:
+        stop(port)
+
+
+def test_a_client_that_resets_gives_the_server_connection_lost():
+    """02-protocol: a reset from the other side ends the connection uncleanly:
+    ``ConnectionLost``, not ``ConnectionDone``."""
+    recorder = Recorder()
+    port, number = listen(recording(Protocol, recorder))
+    try:
+        client = socket.create_connection(("127.0.0.1", number), timeout=5)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # with a zero linger: a reset, as abortConnection sends
+        [reason] = blocking_call(lambda: recorder.lost)
+        assert reason.check(ConnectionLost) and not reason.check(ConnectionDone), reason
+    finally:
+        stop(port)
+
+
+def test_abortConnection_is_tcp_s_not_every_transport_s():
+    """04-transport: ``abortConnection`` is in ``ITCPTransport``, not ``ITransport``."""
+    assert "abortConnection" not in ITransport.names()
+    assert "abortConnection" in ITCPTransport.names()
+    assert {"write", "writeSequence", "loseConnection", "getPeer", "getHost"} <= set(ITransport.names())
+
+
+def test_a_reader_that_stops_reading_pauses_a_registered_producer_and_reading_resumes_it():
+    """05-flow-control: over TCP, a streaming producer registered with the
+    transport is paused when the peer stops reading, and resumed when it
+    reads again."""
+    recorder = Recorder()
+    calls: list[str] = []
+
+    total = 8 * 1024 * 1024  # more than loopback buffers hold (about 3 MB here)
+    sent_when_paused: list[int] = []
+
+    @implementer(IPushProducer)
+    class Firehose(Protocol):
+        def connectionMade(self):
+            self.paused = False
+            self.sent = 0
+            self.transport.registerProducer(self, True)
+            self.pump()
+
+        def pump(self):
+            while not self.paused and self.sent < total:
+                self.transport.write(b"x" * 65536)
+                self.sent += 65536
+            if self.sent >= total:
+                self.transport.unregisterProducer()
+                self.transport.loseConnection()
+
+        def pauseProducing(self):
+            calls.append("pause")
+            sent_when_paused.append(self.sent)
+            self.paused = True
+
+        def resumeProducing(self):
+            calls.append("resume")
+            self.paused = False
+            self.pump()
+
+        def stopProducing(self):
+            self.paused = True
+
+    port, number = listen(recording(Firehose, recorder))
+    try:
+        with socket.create_connection(("127.0.0.1", number), timeout=10) as client:
+            blocking_call(lambda: _wait(0.5))
+            assert calls[-1:] == ["pause"], calls  # the client reads nothing: paused
+            assert sent_when_paused[-1] < total, sent_when_paused  # and the rest was not written
+            paused_so_far = len(calls)
+            data, ending = read_all(client)
+        assert "resume" in calls[paused_so_far:]  # reading resumed it
+        assert (len(data), ending) == (total, "eof")
+    finally:
+        stop(port)
+
+
+def _wait(seconds: float):
+    from twisted.internet.task import deferLater
+
+    return deferLater(_reactor(), seconds, lambda: None)
