@@ -96,6 +96,7 @@ class Board(widgets.VBox):
                 widgets.HBox([self.add_button, self.close_button, self.abort_button]),
             ]
         )
+        controls.add_class("spreadlab-board-controls")  # slides show the picture only
         super().__init__([self.picture, controls, self.status])
 
         self._redrawer = Redrawer(self._draw, rate=rate)
