@@ -16,10 +16,19 @@ What it does, for each notebook (default: ``notebooks/[0-9]*.ipynb``):
    "notes" cells become reveal.js speaker notes (press ``s`` in the deck);
 3. writes ``<out>/<notebook name>.html``, and at the end ``<out>/index.html``.
 
+Slides that fit: decks are 16:9 (`SLIDE_SIZE`); when a deck opens, before reveal.js
+starts, a slide taller than the deck is cut between its cells (or a cell between its
+input and its outputs, or its paragraphs) into slides that follow it, and a part that
+cannot be cut (a board, a diagram, a long listing) and is still too big is shown smaller
+on a slide of its own.  So nothing is cut off at any screen size and the presenter never
+scrolls; the arrow keys walk through every slide.  In a deck a board shows its picture
+only (its buttons would do nothing there).
+
 Offline by construction: every script, style sheet and font a deck uses lives in
-``<out>/_static/`` and is referenced by a relative URL; nothing is fetched from a CDN
-when the deck is shown, so the folder can be copied to a USB stick and opened from
-``file://``. The front-end code comes from the npm registry at *build* time, with
+``<out>/_static/`` and is referenced by a relative URL, and only those files are copied
+there; nothing is fetched from a CDN when the deck is shown (the widget manager is told
+to look for widget code it lacks next to itself), so the folder can be copied to a USB
+stick and opened from ``file://``. The front-end code comes from the npm registry at *build* time, with
 ``npm pack`` (pinned versions, see ``NPM_PACKAGES``) into a cache folder
 (``build/slides-cache`` by default); a later build reuses the cache and needs neither
 npm nor a network. So the first build needs Node's ``npm`` on PATH; without it (and
