@@ -591,3 +591,50 @@ def test_a_board_cell_run_again_replaces_its_earlier_board_in_a_kernel():
     finally:
         kernel.client.stop_channels()
         kernel.manager.shutdown_kernel(now=True)
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """module -> the spreadlab modules it imports (anywhere in it, functions too)."""
+    import ast
+    from pathlib import Path
+
+    import spreadlab
+
+    root = Path(spreadlab.__file__).parent
+
+    def name(path: Path) -> str:
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    modules = {name(p): p for p in root.rglob("*.py")}
+    graph = {}
+    for module, path in modules.items():
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                target = ".".join(base + [node.module]) if node.module else ".".join(base)
+                names = [target] + [f"{target}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            found.update(n for n in names if n in modules and n not in (module, "spreadlab"))
+        graph[module] = found
+    return graph
+
+
+def test_no_view_is_in_an_import_cycle():
+    """The board uses the timeline, the timeline uses neither the board nor anything
+    that leads back to it (they share `spreadlab.views.redraw`)."""
+    graph = _package_imports()
+    assert "spreadlab.views.timeline" in graph["spreadlab.views.board"]
+    for view in (m for m in graph if m.startswith("spreadlab.views.")):
+        seen, todo = set(), list(graph[view])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+        assert view not in seen, f"{view} imports itself through {sorted(seen)}"
