@@ -545,3 +545,96 @@ def test_a_snapshot_keeps_the_moment_it_was_taken(room):
     assert "later" not in still._repr_html_()
     assert "client 2: later" in card_html(board, "client 1")
     assert_inert(still._repr_html_())
+
+
+BOARD_CELL = "board = Board(room)\nboard"
+
+
+@pytest.mark.kernel
+@pytest.mark.timeout(120)
+def test_a_board_cell_run_again_replaces_its_earlier_board_in_a_kernel():
+    """Five runs of one Board cell in a real kernel (with the cell id JupyterLab
+    sends): one listener on the trace, and one widget update per line sent, not
+    five; a second cell's board is left alone."""
+    from test_kernel import Kernel
+
+    def picture_updates(msg_id: str, line: str) -> int:
+        return sum(
+            1 for m in kernel.messages
+            if m["msg_type"] == "comm_msg" and m["parent_header"].get("msg_id") == msg_id
+            and m["content"]["data"].get("method") == "update"
+            and line in m["content"]["data"].get("state", {}).get("value", "")
+        )
+
+    kernel = Kernel()
+    try:
+        _, reply = kernel.run("from spreadlab import Board, MemoryRoom, SpreadFactory\n"
+                              "room = MemoryRoom(SpreadFactory())\nalice, bob = room.connect(), room.connect()")
+        assert reply["status"] == "ok", reply
+        for _ in range(5):
+            _, reply = kernel.run(BOARD_CELL, cell_id="the-board-cell")
+            assert reply["status"] == "ok", reply
+        sent, _ = kernel.run("alice.send('after five runs\\n')")
+        assert picture_updates(sent, "client 1: after five runs") == 1
+        listeners, _ = kernel.run("print(len(room.trace._listeners), board.picture.comm is not None)")
+        assert kernel.output(listeners).split() == ["1", "True"]
+
+        # another cell's board on the same room stays; both follow the room
+        kernel.run("other = Board(room)\nother", cell_id="another-cell")
+        kernel.run(BOARD_CELL, cell_id="the-board-cell")
+        sent, _ = kernel.run("bob.send('two boards now\\n')")
+        assert picture_updates(sent, "client 2: two boards now") == 2
+        # one run making two boards keeps both
+        kernel.run("first, second = Board(room), Board(room)", cell_id="pair-cell")
+        both, _ = kernel.run("print(len(room.trace._listeners), first.picture.comm is not None)")
+        assert kernel.output(both).split() == ["4", "True"]
+    finally:
+        kernel.client.stop_channels()
+        kernel.manager.shutdown_kernel(now=True)
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """module -> the spreadlab modules it imports (anywhere in it, functions too)."""
+    import ast
+    from pathlib import Path
+
+    import spreadlab
+
+    root = Path(spreadlab.__file__).parent
+
+    def name(path: Path) -> str:
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    modules = {name(p): p for p in root.rglob("*.py")}
+    graph = {}
+    for module, path in modules.items():
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                target = ".".join(base + [node.module]) if node.module else ".".join(base)
+                names = [target] + [f"{target}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            found.update(n for n in names if n in modules and n not in (module, "spreadlab"))
+        graph[module] = found
+    return graph
+
+
+def test_no_view_is_in_an_import_cycle():
+    """The board uses the timeline, the timeline uses neither the board nor anything
+    that leads back to it (they share `spreadlab.views.redraw`)."""
+    graph = _package_imports()
+    assert "spreadlab.views.timeline" in graph["spreadlab.views.board"]
+    for view in (m for m in graph if m.startswith("spreadlab.views.")):
+        seen, todo = set(), list(graph[view])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+        assert view not in seen, f"{view} imports itself through {sorted(seen)}"

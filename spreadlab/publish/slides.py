@@ -16,10 +16,19 @@ What it does, for each notebook (default: ``notebooks/[0-9]*.ipynb``):
    "notes" cells become reveal.js speaker notes (press ``s`` in the deck);
 3. writes ``<out>/<notebook name>.html``, and at the end ``<out>/index.html``.
 
+Slides that fit: decks are 16:9 (`SLIDE_SIZE`); when a deck opens, before reveal.js
+starts, a slide taller than the deck is cut between its cells (or a cell between its
+input and its outputs, or its paragraphs) into slides that follow it, and a part that
+cannot be cut (a board, a diagram, a long listing) and is still too big is shown smaller
+on a slide of its own.  So nothing is cut off at any screen size and the presenter never
+scrolls; the arrow keys walk through every slide.  In a deck a board shows its picture
+only (its buttons would do nothing there).
+
 Offline by construction: every script, style sheet and font a deck uses lives in
-``<out>/_static/`` and is referenced by a relative URL; nothing is fetched from a CDN
-when the deck is shown, so the folder can be copied to a USB stick and opened from
-``file://``. The front-end code comes from the npm registry at *build* time, with
+``<out>/_static/`` and is referenced by a relative URL, and only those files are copied
+there; nothing is fetched from a CDN when the deck is shown (the widget manager is told
+to look for widget code it lacks next to itself), so the folder can be copied to a USB
+stick and opened from ``file://``. The front-end code comes from the npm registry at *build* time, with
 ``npm pack`` (pinned versions, see ``NPM_PACKAGES``) into a cache folder
 (``build/slides-cache`` by default); a later build reuses the cache and needs neither
 npm nor a network. So the first build needs Node's ``npm`` on PATH; without it (and
@@ -83,6 +92,8 @@ OPTIONAL_NPM_PACKAGES = {
 TEMPLATE_DIR = Path(__file__).with_name("slide_templates")
 TEMPLATE_NAME = "spreadlab_reveal"
 STATIC = "_static"  # folder next to the decks, referenced relatively
+#: a deck's own size in CSS pixels (reveal.js scales it to the screen): 16:9
+SLIDE_SIZE = (1280, 720)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_NOTEBOOKS_DIR = Path("notebooks")
@@ -196,10 +207,51 @@ def available_themes(reveal_pkg: Path) -> list[str]:
     return sorted(p.stem for p in (reveal_pkg / "dist" / "theme").glob("*.css"))
 
 
-def install_static(out: Path, needs: set[str] = frozenset(), cache: Path = DEFAULT_CACHE) -> dict[str, str]:
-    """Copy the front-end files into ``out/_static`` and return the decks' relative URLs.
+_CSS_REFERENCE = re.compile(r"""@import\s+(?:url\()?\s*['"]?([^'")\s;]+)|url\(\s*['"]?([^'")]+?)['"]?\s*\)""")
 
-    ``needs`` may hold "mathjax" and/or "mermaid" to add those libraries.
+
+def _copy_css_with_references(src: Path, dst: Path) -> None:
+    """Copy a style sheet and, following its ``@import`` and ``url(...)``, every local
+    file it loads (fonts, other sheets), keeping their places relative to it.  Remote
+    ``@import``s (web fonts) are removed: decks work offline with the local font stack."""
+    text = src.read_text(encoding="utf-8")
+    stripped = _REMOTE_IMPORT.sub("/* web font import removed: decks work offline */", text)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(stripped, encoding="utf-8")
+    for match in _CSS_REFERENCE.finditer(stripped):
+        ref = (match.group(1) or match.group(2)).split("?")[0].split("#")[0]
+        if not ref or ref.startswith(("data:", "http:", "https:", "//", "/")):
+            continue
+        target = (src.parent / ref).resolve()
+        if not target.is_file() or (dst.parent / ref).exists():
+            continue
+        if target.suffix == ".css":
+            _copy_css_with_references(target, dst.parent / ref)
+        else:
+            (dst.parent / ref).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(target, dst.parent / ref)
+
+
+def themes_in_use(out: Path, skip: set[str] = frozenset()) -> set[str]:
+    """The reveal.js themes the decks already in *out* use (but those named in *skip*,
+    which are about to be rebuilt)."""
+    used = set()
+    for page in Path(out).glob("*.html"):
+        if page.name not in skip:
+            head = page.read_text(encoding="utf-8", errors="replace")
+            used.update(re.findall(rf"{STATIC}/reveal\.js/dist/theme/([\w-]+)\.css", head))
+    return used
+
+
+def install_static(out: Path, needs: set[str] = frozenset(), cache: Path = DEFAULT_CACHE,
+                   themes: set[str] = frozenset({"white"})) -> dict[str, str]:
+    """Copy into ``out/_static`` what the decks load, and only that; return the decks'
+    relative URLs.
+
+    That is reveal.js's script, its style sheet, the *themes* asked for (with the fonts
+    they load), the speaker-notes plugin, and the widget manager with the fonts it
+    loads; ``needs`` may add "mathjax" and/or "mermaid".  Nothing else of the npm
+    packages (their sources, ES modules, demo and test pages) is copied.
     """
     wanted = dict(NPM_PACKAGES)
     for extra in sorted(needs):
@@ -212,13 +264,12 @@ def install_static(out: Path, needs: set[str] = frozenset(), cache: Path = DEFAU
     dst = static / "reveal.js"
     if dst.exists():
         shutil.rmtree(dst)
-    _copytree(reveal / "dist", dst / "dist")
-    _copytree(reveal / "plugin" / "notes", dst / "plugin" / "notes")
-    for css in (dst / "dist" / "theme").glob("*.css"):
-        text = css.read_text(encoding="utf-8")
-        stripped = _REMOTE_IMPORT.sub("/* web font import removed: decks work offline */", text)
-        if stripped != text:
-            css.write_text(stripped, encoding="utf-8")
+    for rel in ("dist/reveal.js", "plugin/notes/notes.js"):
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(reveal / rel, dst / rel)
+    _copy_css_with_references(reveal / "dist" / "reveal.css", dst / "dist" / "reveal.css")
+    for theme in sorted(themes):
+        _copy_css_with_references(reveal / "dist" / "theme" / f"{theme}.css", dst / "dist" / "theme" / f"{theme}.css")
     urls["reveal"] = f"{STATIC}/reveal.js"
 
     manager = pkgs["@jupyter-widgets/html-manager"]
@@ -226,9 +277,11 @@ def install_static(out: Path, needs: set[str] = frozenset(), cache: Path = DEFAU
     if dst.exists():
         shutil.rmtree(dst)
     dst.mkdir(parents=True)
+    embed = (manager / "dist" / "embed.js").read_text(encoding="utf-8")
+    shutil.copyfile(manager / "dist" / "embed.js", dst / "embed.js")
     for path in (manager / "dist").iterdir():
-        # embed.js (non-AMD) and the font files its style sheets point at, relative to it
-        if path.is_file() and not path.name.endswith((".map", ".txt")) and "amd" not in path.name:
+        # the font files embed.js's style sheets load, by their (hashed) names next to it
+        if path.is_file() and path.suffix in (".woff2", ".woff", ".ttf", ".eot", ".svg") and path.name in embed:
             shutil.copyfile(path, dst / path.name)
     urls["widgets"] = f"{STATIC}/html-manager/embed.js"
 
@@ -315,9 +368,13 @@ def notebook_title(nb, fallback: str) -> str:
 
 
 def convert_notebook(nb, name: str, urls: dict[str, str], *, theme: str = "white",
-                     no_code: bool = False, transition: str = "slide", scroll: bool = True,
+                     no_code: bool = False, transition: str = "slide",
                      slide_number: str = "c/t") -> str:
-    """Return the deck's HTML for an (executed) notebook, every URL relative and local."""
+    """Return the deck's HTML for an (executed) notebook, every URL relative and local.
+
+    The deck is 16:9 (`SLIDE_SIZE`, as projectors and screens are) and, when shown, cuts
+    a slide taller than that into slides that follow it (the template's "Slides that
+    fit"), so that nothing is cut off and nobody has to scroll."""
     from nbconvert import SlidesExporter
     from traitlets.config import Config
 
@@ -333,7 +390,9 @@ def convert_notebook(nb, name: str, urls: dict[str, str], *, theme: str = "white
         reveal_url_prefix=urls["reveal"],
         reveal_theme=theme,
         reveal_transition=transition,
-        reveal_scroll=scroll,
+        reveal_scroll=False,
+        reveal_width=str(SLIDE_SIZE[0]),
+        reveal_height=str(SLIDE_SIZE[1]),
         reveal_number=slide_number,
         widget_renderer_url=urls["widgets"],
         # never used by our template, but keep any stray reference local-or-nothing
@@ -351,6 +410,8 @@ def convert_notebook(nb, name: str, urls: dict[str, str], *, theme: str = "white
         "spreadlab": {
             "mathjax_url": urls.get("mathjax", ""),
             "mermaid_url": urls.get("mermaid", ""),
+            # where the widget manager would fetch widget code it lacks: next to itself
+            "widgets_cdn": urls["widgets"].rsplit("/", 1)[0] + "/",
         },
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
@@ -451,7 +512,8 @@ def build(notebooks: list[Path], out: Path = DEFAULT_OUT, *, theme: str = "white
         executed.append((path, nb, time.monotonic() - t0))
 
     needs = set().union(*(notebook_needs(nb) for _, nb, _ in executed))
-    urls = install_static(out, needs, cache)
+    themes = {theme} | themes_in_use(out, skip={f"{Path(p).stem}.html" for p in notebooks})
+    urls = install_static(out, needs, cache, themes)
 
     decks = []
     for path, nb, seconds in executed:

@@ -15,7 +15,8 @@ messages costs one or a few redraws, each card keeps only its last lines,
 and the trace keeps everything for Python.  The loop runs when the kernel is
 idle, so the board redraws between cells (or during an ``await``), never in
 the middle of one.  Controls act through the room's own API, which for a
-live room hands the work to the reactor thread.
+live room hands the work to the reactor thread.  Running a board's cell
+again closes the board its earlier run made (`spreadlab.views.rerun`).
 
 Only stock ipywidgets 8 widgets, no custom JavaScript; every byte a client
 sent is escaped before it reaches HTML (`spreadlab.views.scene`).
@@ -23,15 +24,16 @@ sent is escaped before it reaches HTML (`spreadlab.views.scene`).
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-import weakref
-
 import ipywidgets as widgets
 
+from ..rooms.trace import Trace, show_bytes
 from ..servers.safety import html_text
+from .redraw import Redrawer, close_all
+from .rerun import replace_earlier_run
 from .scene import Scene, bytes_html, scene_html
+from .timeline import Timeline
+
+__all__ = ["Board", "Still", "show", "CHUNKINGS", "Redrawer", "close_all"]
 
 #: How a line typed on the board is cut before it reaches ``dataReceived``.
 CHUNKINGS = [
@@ -40,111 +42,6 @@ CHUNKINGS = [
     ("in 3-byte chunks", 3),
     ("cut inside a UTF-8 character", "split-utf8"),
 ]
-
-
-class Redrawer:
-    """Calls *draw* soon after `request`, at most *rate* times a second.
-
-    `request` may be called from any thread, as often as you like: it only
-    raises a flag and, the first time, asks the asyncio loop that was running
-    where the Redrawer was made (the kernel's, in a notebook) to draw, no
-    sooner than ``1/rate`` seconds after the previous drawing.  *draw* always
-    runs in that loop's thread.  Without a running loop (a script, a test)
-    nothing is drawn until `flush` is called.  ``redraws`` counts drawings.
-    """
-
-    def __init__(self, draw, *, rate: float = 10.0, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self._draw = draw
-        self.interval = 1.0 / rate
-        if loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-        self.loop = loop
-        self.redraws = 0
-        self._pending = False
-        self._lock = threading.Lock()
-        self._last = -float("inf")
-        if loop is not None:
-            _flush_when_cells_finish(self)
-
-    def request(self) -> None:
-        """Ask for a drawing.  Any thread; cheap enough to call per event."""
-        if self._pending:
-            return
-        with self._lock:
-            if self._pending:
-                return
-            self._pending = True
-        if self.loop is not None:
-            try:
-                self.loop.call_soon_threadsafe(self._arm)
-            except RuntimeError:
-                pass  # the loop is closed: the kernel is shutting down
-
-    @property
-    def pending(self) -> bool:
-        """Whether something is waiting to be drawn."""
-        return self._pending
-
-    def _arm(self) -> None:
-        delay = self._last + self.interval - time.monotonic()
-        if delay <= 0:
-            self.flush()
-        else:
-            self.loop.call_later(delay, self.flush)
-
-    def flush(self) -> bool:
-        """Draw now if a drawing is pending; returns whether it drew.  Call it
-        from the loop's thread (or, without a loop, from the caller's).  In
-        IPython it is also called when each cell finishes."""
-        with self._lock:
-            if not self._pending:
-                return False
-            self._pending = False
-        self._last = time.monotonic()
-        self.redraws += 1
-        self._draw()
-        return True
-
-
-# Redrawers to flush when an IPython cell finishes (weakly held: a board that
-# is gone is forgotten).
-_flushed_after_cells: "weakref.WeakSet[Redrawer]" = weakref.WeakSet()
-
-
-def _flush_when_cells_finish(redrawer: Redrawer) -> None:
-    """In IPython, draw what is pending as each cell finishes (kernel's
-    thread): the learner sees the result at once, and the drawing belongs to
-    that cell, so a notebook executed by nbclient (exported HTML, slides)
-    keeps the board as the cell left it.  The loop's drawing still handles
-    what arrives between cells, from the reactor thread."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
-    _flushed_after_cells.add(redrawer)
-    if _after_cell not in shell.events.callbacks["post_run_cell"]:
-        shell.events.register("post_run_cell", _after_cell)
-
-
-def _after_cell(result=None) -> None:
-    for redrawer in list(_flushed_after_cells):
-        try:
-            redrawer.flush()
-        except Exception:  # a broken drawing must not break every cell after it
-            pass
-
-
-def close_all(widget) -> None:
-    """Close *widget* and every widget inside it."""
-    for child in getattr(widget, "children", ()):
-        close_all(child)
-    widgets.Widget.close(widget)
 
 
 def _lookup(room, name: str):
@@ -199,12 +96,14 @@ class Board(widgets.VBox):
                 widgets.HBox([self.add_button, self.close_button, self.abort_button]),
             ]
         )
+        controls.add_class("spreadlab-board-controls")  # slides show the picture only
         super().__init__([self.picture, controls, self.status])
 
         self._redrawer = Redrawer(self._draw, rate=rate)
         self._unsubscribe = self.trace.subscribe(self._on_event)
         self._redrawer.request()
         self._redrawer.flush()  # draw what the room already holds, now
+        replace_earlier_run(self)  # a cell run again: its earlier board stops
 
     # --- reading ----------------------------------------------------------------
 
@@ -216,8 +115,6 @@ class Board(widgets.VBox):
     def transcript(self, name: str) -> list[str]:
         """The lines shown on *name*'s card, as text (control and
         undecodable bytes as ``\\xNN``)."""
-        from ..rooms.trace import show_bytes
-
         return [show_bytes(line, None) for line in self.scene.cards[name].lines]
 
     def hidden(self, name: str) -> int:
@@ -239,13 +136,12 @@ class Board(widgets.VBox):
 
     def timeline(self):
         """A `spreadlab.views.timeline.Timeline` over this room's trace."""
-        from .timeline import Timeline
-
         return Timeline(self.room)
 
     def close(self) -> None:
         """Stop listening to the room and close the widgets."""
         self._unsubscribe()
+        self._redrawer.stop()
         close_all(self)
 
     # --- drawing (kernel's thread) ----------------------------------------------
@@ -362,10 +258,6 @@ def _address_caption(room) -> str:
 
 def show(what, **options):
     """A board for a room, or a timeline for a trace."""
-    from ..rooms.trace import Trace
-
     if isinstance(what, Trace):
-        from .timeline import Timeline
-
         return Timeline(what, **options)
     return Board(what, **options)

@@ -13,7 +13,7 @@ happened, ``len(trace)`` is the end, and the current event is ``trace[p - 1]``
 It works on a finished trace and follows a running one: new events extend
 the slider and, if you were watching the end, keep you at the end.  Events
 may be recorded from the reactor thread; drawing happens in the kernel's
-thread at a bounded rate (`spreadlab.views.board.Redrawer`).
+thread at a bounded rate (`spreadlab.views.redraw.Redrawer`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import copy
 import ipywidgets as widgets
 
 from ..rooms import trace as T
-from .board import Redrawer, close_all
 from ..servers.safety import html_text
+from .redraw import Redrawer, close_all
+from .rerun import replace_earlier_run
 from .scene import Scene, bytes_html, scene_html
 
 #: Play speeds: the label and the milliseconds between two events.
@@ -105,6 +106,7 @@ class Timeline(widgets.VBox):
         self._unsubscribe = self.trace.subscribe(lambda event: self._redrawer.request())
         self._redrawer.request()
         self._redrawer.flush()
+        replace_earlier_run(self)  # a cell run again: its earlier timeline stops
 
     # --- driving it from Python (kernel's thread) ------------------------------
 
@@ -144,6 +146,7 @@ class Timeline(widgets.VBox):
     def close(self) -> None:
         """Stop following the trace and close the widgets."""
         self._unsubscribe()
+        self._redrawer.stop()
         close_all(self)
 
     # --- drawing (kernel's thread) --------------------------------------------------
