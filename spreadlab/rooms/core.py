@@ -162,6 +162,7 @@ class Client(Protocol):
 
     name: str
     refused: bool  # the factory built no protocol for it (returned None or raised)
+    external: bool  # connected from outside the room (a terminal's nc), not by connect()
     protocol: Any  # the server's protocol for this connection (None if not built)
     transport: Any  # what that protocol writes to
 
@@ -195,6 +196,8 @@ class Room(Protocol):
 
     @property
     def clients(self) -> list: ...  # connected now
+    @property
+    def connect_command(self) -> str | None: ...  # what a terminal user types to join, if one can
 
     def client(self, name: str) -> Client: ...
     def connect(self, name: str | None = None) -> Client: ...
@@ -215,6 +218,7 @@ class ClientCore:
 
     name: str
     refused: bool = False
+    external: bool = False
     made: bool = False
     _ending: str = STILL_OPEN
     _inbox: list
@@ -258,6 +262,7 @@ class RoomCore:
     all_clients: list
     errors: list[Failure]
     raise_errors: bool
+    connect_command: str | None = None  # a live room says how a terminal joins it
     _raised: int = 0
 
     @property

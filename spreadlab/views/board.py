@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from ..rooms.core import Client, Room
 from ..rooms.trace import Trace, show_bytes
 from ..servers.safety import html_text
 from .redraw import Redrawer, close_all
@@ -44,13 +45,12 @@ CHUNKINGS = [
 ]
 
 
-def _lookup(room, name: str):
-    """The connected client of *room* called *name*, through the shared
-    interface (``room.clients``)."""
-    for client in room.clients:
-        if client.name == name:
-            return client
-    raise KeyError(f"{name} is not connected")
+def _lookup(room: Room, name: str) -> Client:
+    """The connected client of *room* called *name*."""
+    client = room.client(name)
+    if not client.connected:
+        raise KeyError(f"{name} is not connected ({client.ending})")
+    return client
 
 
 class Board(widgets.VBox):
@@ -66,12 +66,11 @@ class Board(widgets.VBox):
     ``status``.
     """
 
-    def __init__(self, room, *, lines: int = 8, rate: float = 10.0, max_cards: int = 8) -> None:
+    def __init__(self, room: Room, *, lines: int = 8, rate: float = 10.0, max_cards: int = 8) -> None:
         self.room = room
         self.trace = room.trace
         self.scene = Scene(keep=lines)
         self.max_cards = max_cards
-        self._chunked = _supports_chunks(room)
 
         self.picture = widgets.HTML()
         self.add_button = widgets.Button(description="add a client", icon="plus")
@@ -80,7 +79,7 @@ class Board(widgets.VBox):
         self.line = widgets.Text(placeholder="a line to send", layout=widgets.Layout(width="260px"))
         self.chunking = widgets.Dropdown(options=CHUNKINGS, value="whole", layout=widgets.Layout(width="230px"))
         self.send_button = widgets.Button(description="send", icon="paper-plane", button_style="primary")
-        self.close_button = widgets.Button(description="close", tooltip="loseConnection from the client's side")
+        self.close_button = widgets.Button(description="close", tooltip="the client closes its side: the server reads end-of-file")
         self.abort_button = widgets.Button(description="abort", button_style="danger", tooltip="reset the connection")
         self.status = widgets.HTML()
 
@@ -89,7 +88,7 @@ class Board(widgets.VBox):
         self.close_button.on_click(lambda _: self._act(lambda: self._close(abort=False)))
         self.abort_button.on_click(lambda _: self._act(lambda: self._close(abort=True)))
 
-        send_row = [self.sender, self.line] + ([self.chunking] if self._chunked else []) + [self.send_button]
+        send_row = [self.sender, self.line, self.chunking, self.send_button]
         controls = widgets.VBox(
             [
                 widgets.HBox(send_row),
@@ -161,17 +160,17 @@ class Board(widgets.VBox):
 
     def _draw_room(self) -> None:
         self.scene.extend(self.trace.events[self.scene.applied :])
-        factory = getattr(self.room, "factory", None)
+        factory = self.room.factory
         self.picture.value = scene_html(
             self.scene,
-            server=type(factory).__name__ if factory is not None else "server",
-            num_protocols=getattr(factory, "numProtocols", None),
+            server=type(factory).__name__,
+            num_protocols=getattr(factory, "numProtocols", None),  # a counting factory's, if it keeps one
             max_cards=self.max_cards,
             caption=_address_caption(self.room),
-            tags={c.name: " (terminal)" for c in getattr(self.room, "all_clients", ()) if getattr(c, "external", False)},
+            tags={c.name: " (terminal)" for c in self.room.all_clients if c.external},
         )
         options = [
-            (f"{c.name} (terminal)" if getattr(c, "external", False) else c.name, c.name)
+            (f"{c.name} (terminal)" if c.external else c.name, c.name)
             for c in self.room.clients
         ]
         if list(self.sender.options) != options:
@@ -197,8 +196,9 @@ class Board(widgets.VBox):
 
     def _add(self) -> str:
         client = self.room.connect()
-        if getattr(client, "refused", False):
-            return f"{html_text(client.name)} was refused by the server"
+        if client.refused:
+            return (f"no protocol for {html_text(client.name)}: its connect succeeded, "
+                    f"then it read {html_text(client.ending)}")
         self.sender.options = list(self.sender.options) + [(client.name, client.name)]
         self.sender.value = client.name
         return f"{html_text(client.name)} connected"
@@ -209,10 +209,7 @@ class Board(widgets.VBox):
             return "add a client first"
         text = self.line.value
         client = _lookup(self.room, name)
-        if self._chunked:
-            client.send(text + "\n", chunks=self.chunking.value)
-        else:
-            client.send(text + "\n")
+        client.send(text + "\n", chunks=self.chunking.value)
         self.line.value = ""
         return f"{html_text(name)} sent “{bytes_html(text.encode('utf-8'), 60)}”"
 
@@ -238,17 +235,10 @@ class Still:
         return "<a still picture of a spreadlab board>"
 
 
-def _supports_chunks(room) -> bool:
-    """Whether sends take a ``chunks=`` choice: both rooms of the shared
-    interface do (exactly in memory; over TCP as far as the network lets
-    it), unless a room says ``supports_chunks = False``."""
-    return bool(getattr(room, "supports_chunks", True))
-
-
-def _address_caption(room) -> str:
+def _address_caption(room: Room) -> str:
     """For a live room, how a terminal client joins it."""
-    command = getattr(room, "connect_command", None)
-    if not isinstance(command, str):
+    command = room.connect_command
+    if not command:
         return ""
     return (
         '<div style="font-size:12px;color:#495057;margin-top:4px">join from a terminal: '
