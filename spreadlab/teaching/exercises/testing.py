@@ -17,19 +17,20 @@ A test is a function that takes the factory class to test and raises (an
 
 from __future__ import annotations
 
-import traceback
-
 from twisted.internet.error import ConnectionDone
 
 from ...servers.safety import printable_line
 from ...servers.spread import SpreadFactory, Spreader
-from .report import Report, expect
+from .cases import Case, run_cases
+from .report import Report, Result, describe_error, expect
 
 __all__ = ["check_your_tests", "MUTANTS"]
 
 
 # --- the planted bugs ------------------------------------------------------------
-# Each maker returns a fresh factory class (fresh, so a shared list starts empty).
+# Each maker returns a fresh factory class (fresh, so a shared list starts empty),
+# a subclass of SpreadFactory; the checker disguises it (`_disguised`) before a
+# test sees it.
 
 
 def _echoes_the_sender():
@@ -103,47 +104,77 @@ MUTANTS = [
 ]
 
 
+def _disguised(factory_class) -> type:
+    """A fresh class that behaves as *factory_class*, named ``SpreadFactory``
+    (its protocol ``Spreader``) as the real server is, and that counts the
+    connections it builds a protocol for.  The correct server is given to the
+    tests disguised too, so that a test can tell servers apart only by what
+    they do, never by which class, or which name, it was given."""
+    protocol = type("Spreader", (factory_class.protocol,),
+                    {"__qualname__": "Spreader", "__module__": Spreader.__module__})
+
+    def buildProtocol(self, addr):
+        type(self).connections += 1
+        return super(disguised, self).buildProtocol(addr)
+
+    disguised = type("SpreadFactory", (factory_class,), {
+        "__qualname__": "SpreadFactory", "__module__": SpreadFactory.__module__,
+        "protocol": protocol, "buildProtocol": buildProtocol, "connections": 0})
+    return disguised
+
+
 def _run(test, factory_class) -> str | None:
     """Run one test; None if it passed, else what went wrong."""
     try:
         test(factory_class)
-    except AssertionError as error:
-        where = traceback.extract_tb(error.__traceback__)[-1]
-        return f"assert failed at line {where.lineno}: {error}" if str(error) else f"assert failed at line {where.lineno}"
     except Exception as error:
-        where = traceback.extract_tb(error.__traceback__)[-1]
-        return f"{type(error).__name__}: {error} (line {where.lineno}, in {where.name})"
+        described = describe_error(error)
+        if isinstance(error, AssertionError):
+            return described.replace("your code raised AssertionError: ", "an assert failed: ", 1).replace(
+                "an assert failed:  (", "an assert failed (", 1)
+        return described
     return None
+
+
+def _passes_on_the_correct_server(test) -> None:
+    server = _disguised(SpreadFactory)
+    problem = _run(test, server)
+    if problem is not None and _run(test, SpreadFactory) is None:
+        expect(False, f"it passes only when given the class SpreadFactory itself ({problem})",
+               "A test must check what the server does, not which class it was given: a correct server can be "
+               "any class that behaves right. Connect clients, send, and assert on what they receive.")
+    expect(problem is None, problem or "",
+           "A test must pass on correct code: look at what the real server sends (a welcome line first, then "
+           "'client N: ...' lines), and compare bytes with bytes, str with str.")
+    expect(server.connections, "it never connected a client to the server it was given",
+           "A test must exercise the server it is given: make the factory from factory_class (not SpreadFactory "
+           "itself), connect clients, send, and assert on what they receive. Naming or identifying the class "
+           "catches no bug.")
+
+
+def _caught_by_some(tests, make) -> None:
+    caught = [t for t in tests if _run(t, _disguised(make())) is not None]
+    expect(caught, "every test passed on that server: the bug went unnoticed")
 
 
 def check_your_tests(*tests) -> Report:
     """Check your tests: pass the test functions (or one list of them).
 
-    Every test must pass on the correct Spread server
-    (``spreadlab.SpreadFactory``); for each planted bug in `MUTANTS`, at least
-    one test must fail."""
+    Every test must pass on the correct Spread server (``SpreadFactory``,
+    given as a class that behaves as it does) and connect a client to it; for
+    each planted bug in `MUTANTS`, at least one test must fail."""
     if len(tests) == 1 and isinstance(tests[0], (list, tuple)):
         tests = tuple(tests[0])
-    report = Report("Your tests")
-    names = [getattr(t, "__name__", repr(t)) for t in tests]
-
-    with report.step("you gave at least one test function",
-                     hint="pass the functions themselves: check_your_tests(test_one, test_two)"):
-        expect(tests and all(callable(t) for t in tests), f"got {tests!r}")
-    if not report.passed:
+    if not tests or not all(callable(t) for t in tests):
+        report = Report("Your tests")
+        report.results.append(Result(
+            "you gave at least one test function", False, f"got {tests!r}",
+            "pass the functions themselves: check_your_tests(test_one, test_two)"))
         return report
-
-    for name, test in zip(names, tests):
-        with report.step(f"{name} passes on the correct server",
-                         hint="a test must pass on correct code: look at what the real server sends "
-                              "(a welcome line first, then 'client N: ...' lines), and compare bytes with bytes"):
-            problem = _run(test, SpreadFactory)
-            expect(problem is None, problem or "")
-    if not report.passed:
-        return report  # a test that fails on correct code would 'catch' every bug
-
-    for what, make, hint in MUTANTS:
-        with report.step(f"a test fails on a server that {what}", hint=hint):
-            caught = [n for n, t in zip(names, tests) if _run(t, make()) is not None]
-            expect(caught, "every test passed on that server: the bug went unnoticed")
-    return report
+    cases = [Case(f"{getattr(test, '__name__', repr(test))} passes on the correct server, and exercises it", "",
+                  lambda trial, test=test: _passes_on_the_correct_server(test), first=True)
+             for test in tests]
+    cases += [Case(f"a test fails on a server that {what}", hint,
+                   lambda trial, make=make: _caught_by_some(tests, make))
+              for what, make, hint in MUTANTS]
+    return run_cases("Your tests", cases, make_factory=lambda: None)
