@@ -118,19 +118,21 @@ def run_case(case: Case, make_factory: Callable[[], object]) -> Result:
     seen and which hint applies."""
     trial = Trial(make_factory)
     seen = hint = ""
+    raised = False
     try:
         case.scenario(trial)
     except Miss as miss:
         seen, hint = str(miss), miss.hint
-    except Exception as error:  # the learner's code raised in the checker's own call
-        seen = describe_error(error)
+    except Exception as error:  # raised in the checker's own call: the learner's, or a consequence of it
+        seen, raised = describe_error(error), True
         hint = _error_hint(f"{type(error).__name__}: {error}", "")
     finally:
         trial.close()
     errors = trial.errors
-    if errors and not (seen.startswith("your code raised")):
-        seen = _describe_failure(errors[0]) + (f"; then {seen}" if seen else "")
-        hint = _error_hint(seen, "")
+    if errors:  # what the learner's code raised inside a room comes first: it is the cause
+        first = _describe_failure(errors[0])
+        seen = first if raised or not seen else f"{first}; then {seen}"
+        hint = _error_hint(first, "")
     if not seen:
         return Result(case.what, True)
     return Result(case.what, False, seen, hint or case.hint)

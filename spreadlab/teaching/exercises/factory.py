@@ -33,9 +33,12 @@ def _welcome(n: int) -> bytes:
     return WELCOME.format(n=n).encode("utf-8")
 
 
-def _members(factory) -> list:
+def _holds_exactly(factory, protocols) -> bool:
+    """*factory*.clients holds exactly *protocols* (as a set, a list, or a
+    dict keyed by them or holding them as values)."""
     held = factory.clients
-    return list(held.values() if isinstance(held, Mapping) else held)
+    views = [list(held.keys()), list(held.values())] if isinstance(held, Mapping) else [list(held)]
+    return any(len(view) == len(protocols) and all(any(p is q for q in view) for p in protocols) for view in views)
 
 
 def _expect_state(factory, connected, when: str) -> None:
@@ -43,9 +46,9 @@ def _expect_state(factory, connected, when: str) -> None:
     protocols = [c.protocol for c in connected]
     count = factory.numProtocols
     expect(count == len(protocols), f"{when}: numProtocols == {count!r}, not {len(protocols)}")
-    held = _members(factory)
-    same = len(held) == len(protocols) and all(any(p is q for q in held) for p in protocols)
-    expect(same, f"{when}: factory.clients holds {len(held)} protocols, not exactly the {len(protocols)} connected")
+    expect(_holds_exactly(factory, protocols),
+           f"{when}: factory.clients holds {len(factory.clients)} entries, not exactly the {len(protocols)} "
+           f"connected protocols")
 
 
 # --- the counting factory ------------------------------------------------------------
@@ -123,13 +126,16 @@ def check_counting_factory(factory_class) -> Report:
 # --- the refusing factory ----------------------------------------------------------------
 
 
-def _full(trial, room, where: str = "") -> list:
-    """Three clients let into *room*, and a fourth closed at once."""
+_RETURN_HINT = ("buildProtocol must return a protocol for each connection it lets in: super().buildProtocol(addr) "
+                "builds one and sets its .factory.")
+
+
+def _full(trial, room, where: str = "", hint: str = _RETURN_HINT) -> list:
+    """Three clients let into *room*, and a fourth closed at once; *hint*
+    is the hint when fewer than three get in."""
     three = trial.clients(3, room)
     shut = [c.name for c in three if not c.connected]
-    expect(not shut, f"{where}{', '.join(shut)} closed at once, with fewer than 3 connected",
-           "buildProtocol must return a protocol for each connection it lets in: super().buildProtocol(addr) "
-           "builds one and sets its .factory.")
+    expect(not shut, f"{where}{', '.join(shut)} closed at once, with fewer than 3 connected", hint)
     expect(not room.connect().connected, f"{where}a fourth client got in while three were connected")
     return three
 
@@ -137,11 +143,9 @@ def _full(trial, room, where: str = "") -> list:
 def _refuses_a_fourth(trial) -> None:
     room = trial.room()
     three = trial.clients(3, room)
-    expect(all(c.connected for c in three), f"of 3 clients, {sum(c.connected for c in three)} got in",
-           "buildProtocol must return a protocol for each connection it lets in: super().buildProtocol(addr) "
-           "builds one and sets its .factory.")
+    expect(all(c.connected for c in three), f"of 3 clients, {sum(c.connected for c in three)} got in", _RETURN_HINT)
     fourth, fifth = room.connect(), room.connect()
-    expect(fourth.connected or not fifth.connected, "the fourth client got in; the fifth was closed at once",
+    expect(not (fourth.connected and not fifth.connected), "the fourth client got in; the fifth was closed at once",
            "Three connected means full: compare so that the fourth is turned away (>= 3, not > 3).")
     expect(not fourth.connected, "a fourth client got in while three were connected",
            "To begin: in buildProtocol, return None while three clients are connected: Twisted then closes "
@@ -169,7 +173,7 @@ def _refused_take_no_place(trial) -> None:
 
 def _two_servers_apart(trial) -> None:
     _full(trial, trial.room(), "server 1: ")
-    _full(trial, trial.room(), "server 2, with server 1 full beside it: ")
+    _full(trial, trial.room(), "server 2, with server 1 full beside it: ", _SHARED_HINT)
 
 
 REFUSING_FACTORY = [
