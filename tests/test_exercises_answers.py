@@ -1009,7 +1009,7 @@ for _label, _body in (("split(None, 1)", _nick_split), ("the name kept as str", 
     right(check_nick_command, _label)(_nick_variant(_body))
 
 for _label, _body, _step, _words in (
-    ("unchanged starting point", _nick_starter, "after /nick alice, the others see alice: hello", "split off the command word"),
+    ("unchanged starting point", _nick_starter, "after /nick alice, the others see alice: hello", "To begin"),
     ("the name on the factory", _nick_on_factory, "each client keeps its own name", "protocol instance (self)"),
     ("crashes on a bare /nick", _nick_crashes, "/nick with no name does not crash the connection",
      "an exception in lineReceived"),
@@ -1197,7 +1197,7 @@ for _label, _body in (("names joined as bytes, strip()", _who_bytes), ("decoded,
 
 for _label, _body, _step, _words in (
     ("unchanged starting point", Spreader.lineReceived,
-     "/who answers the sender with one line naming everyone connected", "join the names into one line"),
+     "/who answers the sender with one line naming everyone connected", "To begin"),
     ("telnet's \\r left on", _who_no_strip, "/who from telnet (ended by \\r\\n) works too", "trailing \\r"),
     ("answers everyone", _who_to_all, "/who is not spread to the others", "stop there"),
     ("a count, not names", _who_count, "/who answers the sender with one line naming everyone connected", "names"),

@@ -31,7 +31,7 @@ from ...rooms.memory import MemoryRoom
 from ...rooms.trace import show_bytes
 from .report import Miss, Report, Result, describe_error
 
-__all__ = ["Case", "Trial", "run_cases", "lines_in", "show"]
+__all__ = ["Case", "Trial", "run_cases", "run_table", "lines_in", "show"]
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,21 @@ def run_case(case: Case, make_factory: Callable[[], object]) -> Result:
     return Result(case.what, False, seen, hint or case.hint)
 
 
-def run_cases(title: str, cases: list[Case], make_factory: Callable[[], object]) -> Report:
-    """Run a checker's table (see the module docstring)."""
+def run_cases(title: str, cases: list[Case], given, make_factory: Callable[[], object], call: str) -> Report:
+    """Run a checker's table on *given*, the learner's class, making
+    factories with *make_factory* (see the module docstring); *call* is how
+    the checker is called in the lesson, shown when *given* is not a class."""
+    if inspect.isclass(given):
+        return run_table(title, cases, make_factory)
+    report = Report(title)
+    report.results.append(Result(
+        "the checker was given a class", False, f"it was given {given!r}",
+        f"pass the class itself, as you defined it, without calling it: {call}"))
+    return report
+
+
+def run_table(title: str, cases: list[Case], make_factory: Callable[[], object]) -> Report:
+    """Run the cases in order; a failed ``first`` case blocks the others."""
     report = Report(title)
     blocked = ""
     for case in cases:
@@ -152,18 +165,6 @@ def run_cases(title: str, cases: list[Case], make_factory: Callable[[], object])
         report.results.append(result)
         if case.first and not result.passed:
             blocked = blocked or case.what
-    return report
-
-
-def not_a_class(title: str, given, example: str) -> Report | None:
-    """A report saying to pass the class itself, when *given* is not a
-    class (an instance, a string, ...); None when it is one."""
-    if inspect.isclass(given):
-        return None
-    report = Report(title)
-    report.results.append(Result(
-        "the checker was given a class", False, f"it was given {given!r}",
-        f"pass the class itself, as you defined it, without calling it: {example}"))
     return report
 
 
@@ -187,11 +188,6 @@ def show(data: bytes) -> str:
     if data.isascii():
         return repr(data)
     return 'b"' + show_bytes(data, limit=None).replace('"', '\\"') + '"'
-
-
-def new_bytes(client, since: int = 0) -> bytes:
-    """What *client* received after its first *since* bytes."""
-    return client.received[since:]
 
 
 def ended(client) -> str:

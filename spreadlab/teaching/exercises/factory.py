@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ...servers.spread import WELCOME
-from .cases import Case, lines_in, not_a_class, run_cases, show
+from .cases import Case, lines_in, run_cases, show
 from .report import Report, expect
 
 __all__ = ["check_counting_factory", "check_refusing_factory"]
@@ -119,8 +119,7 @@ def check_counting_factory(factory_class) -> Report:
     whose protocol writes ``WELCOME.format(n=numProtocols)`` in UTF-8 and a
     line end to each new client."""
     title = f"{getattr(factory_class, '__name__', 'CountingFactory')}: a factory that counts its clients"
-    return not_a_class(title, factory_class, "check_counting_factory(CountingFactory)") or run_cases(
-        title, COUNTING_FACTORY, factory_class)
+    return run_cases(title, COUNTING_FACTORY, factory_class, factory_class, "check_counting_factory(CountingFactory)")
 
 
 # --- the refusing factory ----------------------------------------------------------------
@@ -196,5 +195,4 @@ REFUSING_FACTORY = [
 def check_refusing_factory(factory_class) -> Report:
     """Check a factory that lets at most three clients be connected at a time."""
     title = f"{getattr(factory_class, '__name__', 'AtMostThree')}: a factory that turns away a fourth client"
-    return not_a_class(title, factory_class, "check_refusing_factory(AtMostThree)") or run_cases(
-        title, REFUSING_FACTORY, factory_class)
+    return run_cases(title, REFUSING_FACTORY, factory_class, factory_class, "check_refusing_factory(AtMostThree)")

@@ -12,7 +12,7 @@ rooms; an answer may end its lines with ``\\n`` or ``\\r\\n``.
 
 from __future__ import annotations
 
-from .cases import Case, lines_in, not_a_class, protocol_factory, run_cases, show
+from .cases import Case, lines_in, protocol_factory, run_cases, show
 from .report import Report, expect
 
 __all__ = ["check_shouting_echo", "check_line_counter"]
@@ -111,8 +111,7 @@ def check_shouting_echo(protocol_class) -> Report:
     """Check a Protocol that writes back what it receives, upper-cased
     (each chunk as it arrives, or each line when complete)."""
     title = f"{getattr(protocol_class, '__name__', 'ShoutingEcho')}: an echo that shouts"
-    return not_a_class(title, protocol_class, "check_shouting_echo(ShoutingEcho)") or run_cases(
-        title, SHOUTING_ECHO, protocol_factory(protocol_class))
+    return run_cases(title, SHOUTING_ECHO, protocol_class, protocol_factory(protocol_class), "check_shouting_echo(ShoutingEcho)")
 
 
 # --- the line counter ------------------------------------------------------------------
@@ -188,5 +187,4 @@ def check_line_counter(protocol_class) -> Report:
     with the number of lines its connection has sent so far: b"1\\n",
     b"2\\n", ... (b"1\\r\\n" is as good)."""
     title = f"{getattr(protocol_class, '__name__', 'LineCounter')}: a line counter"
-    return not_a_class(title, protocol_class, "check_line_counter(LineCounter)") or run_cases(
-        title, LINE_COUNTER, protocol_factory(protocol_class))
+    return run_cases(title, LINE_COUNTER, protocol_class, protocol_factory(protocol_class), "check_line_counter(LineCounter)")

@@ -17,7 +17,7 @@ from functools import partial
 
 from twisted.internet.task import Clock
 
-from .cases import Case, ended, lines_in, not_a_class, run_cases
+from .cases import Case, ended, lines_in, run_cases
 from .report import Report, expect
 
 __all__ = ["check_spread_factory", "check_nick_command", "check_idle_timeout", "check_who_command"]
@@ -219,8 +219,7 @@ def check_spread_factory(factory_class) -> Report:
     own disconnects the sender and is not spread; ``numProtocols`` counts
     down however a client leaves; two servers do not share clients.
     """
-    return not_a_class("Your Spread server", factory_class, "check_spread_factory(MySpreadFactory)") or run_cases(
-        "Your Spread server", SPREAD, factory_class)
+    return run_cases("Your Spread server", SPREAD, factory_class, factory_class, "check_spread_factory(MySpreadFactory)")
 
 
 # --- lesson 06, going further: /nick -------------------------------------------------
@@ -242,6 +241,10 @@ def _nick_not_spread(trial) -> None:
 
 def _nick_names_lines(nick: bytes, trial) -> None:
     got = _nick_then_say(nick, trial)
+    expect(not any("/nick" in line for line in got) or any(line.startswith("alice") for line in got),
+           f"after {nick!r}, client 2 received {got!r}",
+           "To begin: in lineReceived, recognise a line that starts with b'/nick', keep the rest of it as this "
+           "connection's name (self.name), and stop there; put the name in front of the lines you spread.")
     expect(got and got[-1].startswith("alice") and got[-1].endswith("hello") and "\r" not in got[-1],
            f"after {nick!r}, client 2 received {got!r}")
 
@@ -304,8 +307,7 @@ def check_nick_command(factory_class) -> Report:
     After ``/nick alice`` a client's lines reach the others as
     ``alice: ...``; the command itself is not spread; each client has its
     own name; everything else still works as a Spread server."""
-    return not_a_class("/nick", factory_class, "check_nick_command(NickFactory)") or run_cases(
-        "/nick", NICK, factory_class)
+    return run_cases("/nick", NICK, factory_class, factory_class, "check_nick_command(NickFactory)")
 
 
 # --- lesson 07: an idle timeout --------------------------------------------------------
@@ -340,10 +342,14 @@ def _timed_room(trial):
 def _drops_the_silent(seconds: float, trial) -> None:
     room = _timed_room(trial)
     a = room.connect()
+    scheduled = room.clock.getDelayedCalls()
     room.advance(seconds - 0.5)
     expect(a.connected, f"{a.name} was dropped after {seconds - 0.5:g} s")
     room.advance(1)
-    expect(not a.connected, f"{a.name} is still connected after {seconds + 0.5:g} s of silence")
+    expect(not a.connected, f"{a.name} is still connected after {seconds + 0.5:g} s of silence",
+           "" if scheduled else "To begin: nothing was scheduled on self.factory.clock when the client connected. "
+           "In connectionMade, start the countdown: self.timer = self.factory.clock.callLater(self.idle, ...) "
+           "with the call that closes the connection.")
     expect(room.factory.numProtocols == 0, f"after the timeout, numProtocols is {room.factory.numProtocols!r}")
 
 
@@ -401,8 +407,7 @@ def check_idle_timeout(factory_class, seconds: float = 30) -> Report:
              "connection ends",
              partial(_no_timer_left, seconds)),
     ]
-    return not_a_class(title, factory_class, "check_idle_timeout(IdleFactory)") or run_cases(
-        title, cases, _TimedFactories(factory_class))
+    return run_cases(title, cases, factory_class, _TimedFactories(factory_class), "check_idle_timeout(IdleFactory)")
 
 
 # --- lesson 07, going further: /who ------------------------------------------------------
@@ -429,6 +434,9 @@ def _who_answer(trial, command: bytes = b"/who\n", leave=None) -> tuple[list[str
 
 def _who_names_everyone(trial) -> None:
     got, clients, _ = _who_answer(trial)
+    expect(got, "client 1 sent b'/who\\n' and received nothing back",
+           "To begin: in lineReceived, when the line is /who, write one line to self.transport naming every "
+           "client in self.factory.clients (each protocol's .name), and stop there.")
     expect(len(got) == 1, f"client 1 received {got!r} (expected one line)")
     missing = [_name_of(x) for x in clients if _name_of(x) not in got[0]]
     expect(not missing, f"the line {got[0]!r} does not name {', '.join(missing)}")
@@ -475,5 +483,4 @@ def check_who_command(factory_class) -> Report:
     ``/who`` answers its sender, and only its sender, with one line naming
     every client connected now (the names the protocols use: their ``name``
     attribute)."""
-    return not_a_class("/who", factory_class, "check_who_command(WhoFactory)") or run_cases(
-        "/who", WHO, factory_class)
+    return run_cases("/who", WHO, factory_class, factory_class, "check_who_command(WhoFactory)")

@@ -21,7 +21,7 @@ from twisted.internet.error import ConnectionDone
 
 from ...servers.safety import printable_line
 from ...servers.spread import SpreadFactory, Spreader
-from .cases import Case, run_cases
+from .cases import Case, run_table
 from .report import Report, Result, describe_error, expect
 
 __all__ = ["check_your_tests", "MUTANTS"]
@@ -177,4 +177,4 @@ def check_your_tests(*tests) -> Report:
     cases += [Case(f"a test fails on a server that {what}", hint,
                    lambda trial, make=make: _caught_by_some(tests, make))
               for what, make, hint in MUTANTS]
-    return run_cases("Your tests", cases, make_factory=lambda: None)
+    return run_table("Your tests", cases, make_factory=lambda: None)

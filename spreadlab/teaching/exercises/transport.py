@@ -14,7 +14,7 @@ from __future__ import annotations
 from twisted.internet.error import ConnectionAborted
 from twisted.protocols.basic import LineReceiver
 
-from .cases import Case, ended, lines_in, not_a_class, protocol_factory, run_cases, show
+from .cases import Case, ended, lines_in, protocol_factory, run_cases, show
 from .report import Report, expect
 
 __all__ = ["check_goodbye", "check_peer_report"]
@@ -137,8 +137,7 @@ def check_goodbye(protocol_class) -> Report:
     """Check a protocol that echoes each line and answers the line ``bye``
     with ``goodbye``, then closes with loseConnection."""
     title = f"{getattr(protocol_class, '__name__', 'Goodbye')}: a protocol that says goodbye"
-    return not_a_class(title, protocol_class, "check_goodbye(Goodbye)") or run_cases(
-        title, GOODBYE, protocol_factory(protocol_class))
+    return run_cases(title, GOODBYE, protocol_class, protocol_factory(protocol_class), "check_goodbye(Goodbye)")
 
 
 # --- who am I ------------------------------------------------------------------------------
@@ -184,5 +183,4 @@ def check_peer_report(protocol_class) -> Report:
     """Check a protocol that writes b"you are HOST:PORT" and a line end (the
     client's own address) as soon as a client connects."""
     title = f"{getattr(protocol_class, '__name__', 'WhoAmI')}: a protocol that tells clients who they are"
-    return not_a_class(title, protocol_class, "check_peer_report(WhoAmI)") or run_cases(
-        title, PEER_REPORT, protocol_factory(protocol_class))
+    return run_cases(title, PEER_REPORT, protocol_class, protocol_factory(protocol_class), "check_peer_report(WhoAmI)")
