@@ -106,11 +106,11 @@ COUNTING_FACTORY = [
          "Count up and remember the client in connectionMade. connectionLost is called however a connection "
          "ends, closed or reset: that is where a client is forgotten and the count goes down.",
          _follows_comings_and_goings),
+    Case("two servers keep separate counts and clients", _SHARED_HINT, _two_servers_count_apart),
     Case("a newcomer is welcomed with the number of clients connected now",
          "n is how many are connected now, the newcomer included: numProtocols, which goes down when "
          "someone leaves, not a number that only goes up.",
          _welcomes_with_the_count_now),
-    Case("two servers keep separate counts and clients", _SHARED_HINT, _two_servers_count_apart),
 ]
 
 
@@ -119,7 +119,8 @@ def check_counting_factory(factory_class) -> Report:
     whose protocol writes ``WELCOME.format(n=numProtocols)`` in UTF-8 and a
     line end to each new client."""
     title = f"{getattr(factory_class, '__name__', 'CountingFactory')}: a factory that counts its clients"
-    return run_cases(title, COUNTING_FACTORY, factory_class, factory_class, "check_counting_factory(CountingFactory)")
+    return run_cases(title, COUNTING_FACTORY, factory_class, factory_class,
+                     "check_counting_factory(CountingFactory)")
 
 
 # --- the refusing factory ----------------------------------------------------------------

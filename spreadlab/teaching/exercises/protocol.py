@@ -111,7 +111,8 @@ def check_shouting_echo(protocol_class) -> Report:
     """Check a Protocol that writes back what it receives, upper-cased
     (each chunk as it arrives, or each line when complete)."""
     title = f"{getattr(protocol_class, '__name__', 'ShoutingEcho')}: an echo that shouts"
-    return run_cases(title, SHOUTING_ECHO, protocol_class, protocol_factory(protocol_class), "check_shouting_echo(ShoutingEcho)")
+    return run_cases(title, SHOUTING_ECHO, protocol_class, protocol_factory(protocol_class),
+                     "check_shouting_echo(ShoutingEcho)")
 
 
 # --- the line counter ------------------------------------------------------------------
@@ -187,4 +188,5 @@ def check_line_counter(protocol_class) -> Report:
     with the number of lines its connection has sent so far: b"1\\n",
     b"2\\n", ... (b"1\\r\\n" is as good)."""
     title = f"{getattr(protocol_class, '__name__', 'LineCounter')}: a line counter"
-    return run_cases(title, LINE_COUNTER, protocol_class, protocol_factory(protocol_class), "check_line_counter(LineCounter)")
+    return run_cases(title, LINE_COUNTER, protocol_class, protocol_factory(protocol_class),
+                     "check_line_counter(LineCounter)")

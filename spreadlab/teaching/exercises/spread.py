@@ -203,7 +203,7 @@ SPREAD = [
          _close_not_spread),
     *(Case(f"numProtocols counts down when a client {label}", _LEFT_HINT, partial(_counts_down, leave))
       for label, leave in (("sends close", lambda c: c.send(b"close\r\n")),
-                           ("hangs up (Ctrl-D in nc)", lambda c: c.close()),
+                           ("closes its connection (Ctrl-C in nc)", lambda c: c.close()),
                            ("is reset (its connection aborted)", lambda c: c.abort()))),
 ]
 
@@ -219,7 +219,8 @@ def check_spread_factory(factory_class) -> Report:
     own disconnects the sender and is not spread; ``numProtocols`` counts
     down however a client leaves; two servers do not share clients.
     """
-    return run_cases("Your Spread server", SPREAD, factory_class, factory_class, "check_spread_factory(MySpreadFactory)")
+    return run_cases("Your Spread server", SPREAD, factory_class, factory_class,
+                     "check_spread_factory(MySpreadFactory)")
 
 
 # --- lesson 06, going further: /nick -------------------------------------------------
@@ -407,7 +408,8 @@ def check_idle_timeout(factory_class, seconds: float = 30) -> Report:
              "connection ends",
              partial(_no_timer_left, seconds)),
     ]
-    return run_cases(title, cases, factory_class, _TimedFactories(factory_class), "check_idle_timeout(IdleFactory)")
+    return run_cases(title, cases, factory_class, _TimedFactories(factory_class),
+                     "check_idle_timeout(IdleFactory)")
 
 
 # --- lesson 07, going further: /who ------------------------------------------------------

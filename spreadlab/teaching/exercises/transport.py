@@ -183,4 +183,5 @@ def check_peer_report(protocol_class) -> Report:
     """Check a protocol that writes b"you are HOST:PORT" and a line end (the
     client's own address) as soon as a client connects."""
     title = f"{getattr(protocol_class, '__name__', 'WhoAmI')}: a protocol that tells clients who they are"
-    return run_cases(title, PEER_REPORT, protocol_class, protocol_factory(protocol_class), "check_peer_report(WhoAmI)")
+    return run_cases(title, PEER_REPORT, protocol_class, protocol_factory(protocol_class),
+                     "check_peer_report(WhoAmI)")
