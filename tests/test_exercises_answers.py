@@ -269,6 +269,17 @@ class ClassCounter(Protocol):
             self.transport.write(b"%d\n" % type(self).n)
 
 
+@wrong(check_line_counter, "decodes each chunk to count", "a Chinese line cut inside a character is counted",
+       "a chunk may end inside a UTF-8 character")
+class DecodingCounter(Protocol):
+    n = 0
+
+    def dataReceived(self, data):
+        for _ in range(data.decode("utf-8").count("\n")):
+            self.n += 1
+            self.transport.write(b"%d\n" % self.n)
+
+
 @wrong(check_line_counter, "counts with splitlines()", "telnet's \\r\\n is one line end, even cut between \\r and \\n",
        "splitlines() also splits at a lone b'\\r'")
 class SplitlinesCounter(Protocol):
@@ -663,6 +674,23 @@ class GoodbyeGoesOn(Protocol):
         while b"\n" in self.buffer:
             line, self.buffer = self.buffer.split(b"\n", 1)
             if line.strip() == b"bye":
+                self.transport.write(b"goodbye\n")
+                self.transport.loseConnection()
+            else:
+                self.transport.write(line + b"\n")
+
+
+@wrong(check_goodbye, "one buffer on the class for every connection", "two clients at once: each one's pieces make "
+       "its own lines", "not on the class or in a global")
+class GoodbyeSharedBuffer(Protocol):
+    pieces = []
+
+    def dataReceived(self, data):
+        self.pieces.append(data)
+        if data.endswith(b"\n"):
+            line = b"".join(self.pieces).strip()
+            self.pieces.clear()
+            if line == b"bye":
                 self.transport.write(b"goodbye\n")
                 self.transport.loseConnection()
             else:

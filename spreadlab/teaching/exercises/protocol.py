@@ -145,6 +145,13 @@ def _counts_a_line_in_pieces(trial) -> None:
     _answered(client, b"hel", [b"1"], how="then b'lo\\n' one byte at a time")
 
 
+def _counts_a_chinese_line_cut_in_two(trial) -> None:
+    (client,) = trial.clients(1)
+    sent = (CHINESE + "\n").encode("utf-8")
+    client.send(sent, chunks="split-utf8")
+    _answered(client, sent, [b"1"], how="in two chunks, cut inside 欢")
+
+
 def _counts_telnet_lines(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"one\r\ntwo\r\n", chunks=[4])
@@ -172,6 +179,10 @@ LINE_COUNTER = [
     Case("a line cut into pieces is counted once, when its end arrives",
          "One line can arrive in many dataReceived calls: a call is not a line. Only a line end ends a line.",
          _counts_a_line_in_pieces),
+    Case("a Chinese line cut inside a character is counted",
+         "A chunk may end inside a UTF-8 character, so decoding a chunk on its own can fail: count the byte "
+         "b'\\n' in the bytes themselves (a line end is one byte, never cut).",
+         _counts_a_chinese_line_cut_in_two),
     Case("telnet's \\r\\n is one line end, even cut between \\r and \\n",
          "Only b'\\n' ends a line here; telnet's b'\\r\\n' is one line end. (splitlines() also splits at a "
          "lone b'\\r', so it counts a line too many when a chunk ends between the two.)",

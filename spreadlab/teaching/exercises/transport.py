@@ -109,6 +109,16 @@ def _stops_after_bye(trial) -> None:
     _says_goodbye(client, b"hi\nbye\nstill there?\n", [b"hi"], how="in one chunk")
 
 
+def _two_clients_apart(trial) -> None:
+    one, two = trial.clients(2)
+    for client, piece in ((one, b"by"), (two, b"hel"), (one, b"e\n"), (two, b"lo\n")):
+        client.send(piece)
+    expect(lines_in(one.received) == [b"goodbye"] and not one.connected
+           and lines_in(two.received) == [b"hello"] and two.connected,
+           f"client 1 sent bye and client 2 hello, each in two pieces, interleaved; client 1 received "
+           f"{show(one.received)} and is {ended(one)}, client 2 received {show(two.received)} and is {ended(two)}")
+
+
 GOODBYE = [
     Case("bye is answered with goodbye, then the connection closes",
          "Compare the whole line with b'bye'; write the goodbye, then call self.transport.loseConnection().",
@@ -130,6 +140,10 @@ GOODBYE = [
          "and what you write before the close completes is still sent. Stop handling lines once you have "
          "closed (LineReceiver does, by checking self.transport.disconnecting).",
          _stops_after_bye),
+    Case("two clients at once: each one's pieces make its own lines",
+         "Twisted builds one Protocol instance per connection: keep what you collect on self (set it in "
+         "connectionMade), not on the class or in a global, which every connection shares.",
+         _two_clients_apart),
 ]
 
 
