@@ -981,7 +981,7 @@ def _nick_str(self, line):
     if text == "close":
         self.transport.loseConnection()
         return
-    said = f"{getattr(self, 'nick', 'anonymous')}: {text}\r\n".encode("utf-8")
+    said = f"<{getattr(self, 'nick', 'anonymous')}> {text}\r\n".encode("utf-8")
     for client in self.factory.clients:
         if client is not self:
             client.transport.write(said)
@@ -1032,7 +1032,7 @@ def _nick_spread_too(self, line):
     solved.NickSpreader.lineReceived(self, b"said " + line if stripped.startswith(b"/nick") else line)
 
 
-for _label, _body in (("split(None, 1)", _nick_split), ("the name kept as str", _nick_str),
+for _label, _body in (("split(None, 1)", _nick_split), ("the name kept as str, shown as <alice>", _nick_str),
                       ("on top of the solution's", _nick_on_top)):
     right(check_nick_command, _label)(_nick_variant(_body))
 

@@ -226,6 +226,11 @@ def check_spread_factory(factory_class) -> Report:
 # --- lesson 06, going further: /nick -------------------------------------------------
 
 
+def _said_by(name: str, line: str, text: str) -> bool:
+    """*line* shows *text* with *name* before it (alice: hello, <alice> hello, ...)."""
+    return line.endswith(text) and name in line[:-len(text)]
+
+
 def _nick_then_say(nick: bytes, trial) -> list[str]:
     """Client 1 sends *nick*, then hello; what client 2 received meanwhile."""
     a, b = trial.clients(2)
@@ -246,7 +251,7 @@ def _nick_names_lines(nick: bytes, trial) -> None:
            f"after {nick!r}, client 2 received {got!r}",
            "To begin: in lineReceived, recognise a line that starts with b'/nick', keep the rest of it as this "
            "connection's name (self.name), and stop there; put the name in front of the lines you spread.")
-    expect(got and got[-1].startswith("alice") and got[-1].endswith("hello") and "\r" not in got[-1],
+    expect(got and _said_by("alice", got[-1], "hello") and "\r" not in got[-1],
            f"after {nick!r}, client 2 received {got!r}")
 
 
@@ -258,7 +263,7 @@ def _names_per_client(trial) -> None:
         mark = _mark([c])
         sender.send(b"from me\r\n")
         got = _new_lines(c, mark)
-        expect(len(got) == 1 and got[0].startswith(name), f"{c.name} received {got!r} from {name}")
+        expect(len(got) == 1 and _said_by(name, got[0], "from me"), f"{c.name} received {got!r} from {name}")
 
 
 def _survives_empty_nick(trial) -> None:
