@@ -15,7 +15,8 @@ would see).  `run_cases` runs the table and fills a `Report`:
 - a scenario never makes the checker raise.
 
 Lines are compared as a client reads them: ``\\n`` and ``\\r\\n`` both end a
-line, so an answer may use either.
+line, so an answer may use either.  Everything here runs in the caller's
+thread (the notebook's): memory rooms use no reactor.
 """
 
 from __future__ import annotations
