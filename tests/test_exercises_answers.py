@@ -647,6 +647,19 @@ for _label, _body, _step, _words in (
     wrong(check_goodbye, _label, _step, _words)(_goodbye(_body))
 
 
+@wrong(check_goodbye, "bye found anywhere in the line", "other lines are echoed, and the connection stays open",
+       "compare the whole line (==)")
+class GoodbyeContains(LineReceiver):
+    delimiter = b"\n"
+
+    def lineReceived(self, line):
+        if b"bye" in line:
+            self.sendLine(b"goodbye")
+            self.transport.loseConnection()
+            return
+        self.sendLine(line)
+
+
 @wrong(check_goodbye, "LineReceiver's default delimiter", "bye is answered with goodbye, then the connection closes",
        "nc ends its lines with b'\\n' alone")
 class GoodbyeDefaultDelimiter(LineReceiver):

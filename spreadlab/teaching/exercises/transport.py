@@ -76,10 +76,14 @@ def _answers_bye(trial) -> None:
 
 def _echoes_other_lines(trial) -> None:
     (client,) = trial.clients(1)
-    client.send(b"hello\nworld\n")
-    expect(lines_in(client.received) == [b"hello", b"world"] and client.connected,
-           f"the client sent b'hello\\nworld\\n' (in one chunk), received {show(client.received)} and is "
-           f"{ended(client)}")
+    client.send(b"hello\nbye now\n")
+    got = lines_in(client.received)
+    seen = (f"the client sent b'hello\\nbye now\\n' (in one chunk), received {show(client.received)} and is "
+            f"{ended(client)}")
+    expect(b"goodbye" not in got, seen,
+           "Only the line bye itself says goodbye: compare the whole line (==), not whether it contains or starts "
+           "with bye.")
+    expect(got == [b"hello", b"bye now"] and client.connected, seen)
 
 
 def _closes_cleanly(trial) -> None:
