@@ -11,6 +11,7 @@ HTML.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 from dataclasses import dataclass
@@ -83,6 +84,20 @@ class Report:
     def __init__(self, title: str) -> None:
         self.title = title
         self.results: list[Result] = []
+
+    @contextlib.contextmanager
+    def step(self, what: str, hint: str):
+        """Check one behaviour written as a block of code (for a checker that
+        is not a table of cases): recorded as passed unless an `expect` in the
+        block fails or the learner's code raises in it."""
+        try:
+            yield
+        except Miss as miss:
+            self.results.append(Result(what, False, str(miss), miss.hint or hint))
+        except Exception as error:
+            self.results.append(Result(what, False, describe_error(error), hint))
+        else:
+            self.results.append(Result(what, True))
 
     # --- reading ---------------------------------------------------------
 

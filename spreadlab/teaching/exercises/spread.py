@@ -13,10 +13,12 @@ scenario, by calling it with no arguments) and is a table of cases (see
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 
 from twisted.internet.task import Clock
 
+from ...rooms.memory import MemoryRoom
 from .cases import Case, ended, lines_in, run_cases
 from .report import Report, expect
 
@@ -338,6 +340,21 @@ class _TimedFactories:
             except AttributeError:  # a read-only property (SpreadFactory): set what it reads
                 factory._clock = clock
         return factory
+
+
+@contextlib.contextmanager
+def _timed(factory_class):
+    """A room for a fresh factory timed by a `Clock`, raising what the
+    learner's code raises, and closed afterwards (for checkers written step
+    by step with `Report.step`)."""
+    make = _TimedFactories(factory_class)
+    room = MemoryRoom(make(), clock=make.clock)
+    try:
+        yield room
+    finally:
+        room.raise_errors = False
+        with contextlib.suppress(Exception):
+            room.close()
 
 
 def _timed_room(trial):
