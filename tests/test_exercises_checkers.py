@@ -25,7 +25,7 @@ from twisted.protocols.basic import LineReceiver
 
 import spreadlab
 import spreadlab.teaching.exercises as exercises
-from spreadlab import SpreadFactory, seed
+from spreadlab import MemoryRoom, SpreadFactory, seed
 from spreadlab.teaching.solutions import factory as solved_factory
 from spreadlab.teaching.solutions import protocol as solved_protocol
 from spreadlab.teaching.solutions import spread as solved_spread
@@ -253,3 +253,30 @@ def test_in_a_kernel_the_report_names_the_line_of_the_learners_cell():
     assert "TypeError" in shown["text/plain"] and "(line 4, in dataReceived)" in shown["text/plain"]
     assert "transport.write takes bytes" in shown["text/html"]
     assert "0 of 5 checks passed" in shown["text/plain"]
+
+
+# --- checkers written step by step (Report.step), as the client and reactor checkers are -------------
+
+
+def test_a_step_reports_a_miss_with_its_own_hint_and_the_learners_error_with_its_line():
+    from spreadlab.teaching.exercises.report import Report, expect
+    from spreadlab.teaching.exercises.spread import _timed
+
+    class Raises(Protocol):
+        def dataReceived(self, data):
+            raise ValueError("no")
+
+    report = Report("steps")
+    with report.step("a silent client is dropped after 30 s", hint="the step's hint"):
+        with _timed(solved_spread.IdleFactory) as room:
+            client = room.connect()
+            room.advance(31)
+            expect(not client.connected, "still connected")
+    with report.step("a miss with a hint of its own", hint="the step's hint"):
+        expect(False, "seen this", "the miss's hint")
+    with report.step("the learner's code raises", hint="the step's hint"):
+        MemoryRoom(Factory.forProtocol(Raises)).connect().send(b"x")
+    assert [r.passed for r in report.results] == [True, False, False]
+    assert (report.results[1].seen, report.results[1].hint) == ("seen this", "the miss's hint")
+    assert "ValueError: no" in report.results[2].seen and "in dataReceived" in report.results[2].seen
+    assert report.results[2].hint == "the step's hint"
