@@ -311,12 +311,14 @@ def _counting(protocol, clients=list, **attrs):
     return type("CountingFactory", (Factory,), {"protocol": protocol, "__init__": __init__, **attrs})
 
 
-right(check_counting_factory, "a list, welcome ended by \\r\\n")(_counting(
-    type("P", (_Counted,), {"connectionMade": lambda self: (
-        self.factory.numProtocols.__add__(0),
-        setattr(self.factory, "numProtocols", self.factory.numProtocols + 1),
-        self.factory.clients.append(self),
-        self.transport.write(WELCOME.format(n=self.factory.numProtocols).encode("utf-8") + b"\r\n"))})))
+class _CountedCRLF(_Counted):
+    def connectionMade(self):
+        self.factory.numProtocols = self.factory.numProtocols + 1
+        self.factory.clients.append(self)
+        self.transport.write(WELCOME.format(n=self.factory.numProtocols).encode("utf-8") + b"\r\n")
+
+
+right(check_counting_factory, "a list, welcome ended by \\r\\n")(_counting(_CountedCRLF))
 
 
 class _ByPeer(Protocol):
@@ -387,14 +389,22 @@ class ClassListFactory(Factory):
         self.numProtocols = 0
 
 
+class _NeverLeaves(_Counted):
+    def connectionLost(self, reason):
+        pass
+
+
 wrong(check_counting_factory, "never counts down", "numProtocols and clients follow connections as they come and go",
-      "connectionLost is called however a connection ends")(
-    _counting(type("P", (_Counted,), {"connectionLost": lambda self, reason: None})))
+      "connectionLost is called however a connection ends")(_counting(_NeverLeaves))
+
+class _CleanCloseOnly(_Counted):
+    def connectionLost(self, reason):
+        if reason.check(ConnectionDone):  # a reset is not counted down
+            super().connectionLost(reason)
+
 
 wrong(check_counting_factory, "counts down on a clean close only",
-      "numProtocols and clients follow connections as they come and go", "closed or reset")(
-    _counting(type("P", (_Counted,), {"connectionLost": lambda self, reason: (
-        reason.check(ConnectionDone) and _Counted.connectionLost(self, reason))})))
+      "numProtocols and clients follow connections as they come and go", "closed or reset")(_counting(_CleanCloseOnly))
 
 
 class _WelcomeFirst(_Counted):
@@ -421,12 +431,16 @@ wrong(check_counting_factory, "welcomes with a number that only goes up",
       "a newcomer is welcomed with the number of clients connected now", "not a number that only goes up")(
     _counting(_EverConnected, ever=0))
 
+class _WelcomesInStr(_Counted):
+    def connectionMade(self):
+        self.factory.numProtocols += 1
+        self.factory.clients.append(self)
+        self.transport.write(WELCOME.format(n=self.factory.numProtocols) + "\n")
+
+
 wrong(check_counting_factory, "writes the welcome as str",
       "each client is welcomed with its number, in the blog's words, in UTF-8", "transport.write takes bytes")(
-    _counting(type("P", (_Counted,), {"connectionMade": lambda self: (
-        setattr(self.factory, "numProtocols", self.factory.numProtocols + 1),
-        self.factory.clients.append(self),
-        self.transport.write(WELCOME.format(n=self.factory.numProtocols) + "\n"))})))
+    _counting(_WelcomesInStr))
 
 
 # --- 03: the refusing factory --------------------------------------------------------------

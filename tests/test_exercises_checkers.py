@@ -77,13 +77,13 @@ def _namespace() -> dict:
 
 def _exercises():
     """(notebook, checker, class name, starter code, solution code or None)
-    for each checker call of the form check_x(Name) in the lessons."""
+    for each call of one of these checkers, check_x(Name), in the lessons."""
     found = []
     for path in NOTEBOOKS:
         cells = nbformat.read(path, as_version=4).cells
         for index, cell in enumerate(cells):
             match = CHECK_CALL.search(cell.source) if cell.cell_type == "code" else None
-            if not match or cell.source.strip() != match.group(0).strip():
+            if not match or cell.source.strip() != match.group(0).strip() or match.group(1) not in SOLUTIONS:
                 continue
             starter = next(c.source for c in reversed(cells[:index]) if c.cell_type == "code")
             folded = next((c.source for c in cells[index + 1:index + 3] if "<summary>Solution</summary>" in c.source), "")
