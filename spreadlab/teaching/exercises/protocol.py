@@ -180,8 +180,8 @@ LINE_COUNTER = [
          "One line can arrive in many dataReceived calls: a call is not a line. Only a line end ends a line.",
          _counts_a_line_in_pieces),
     Case("a Chinese line cut inside a character is counted",
-         "A chunk may end inside a UTF-8 character, so decoding a chunk on its own can fail: count the byte "
-         "b'\\n' in the bytes themselves (a line end is one byte, never cut).",
+         "A chunk may end anywhere, even inside a UTF-8 character: the piece before the cut is not a line. "
+         "Count the b'\\n' bytes themselves (a line end is one byte, never cut), not chunks or their pieces.",
          _counts_a_chinese_line_cut_in_two),
     Case("telnet's \\r\\n is one line end, even cut between \\r and \\n",
          "Only b'\\n' ends a line here; telnet's b'\\r\\n' is one line end. (splitlines() also splits at a "
