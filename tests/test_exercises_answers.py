@@ -120,8 +120,8 @@ class OneChunkEcho(Protocol):
             self.transport.write(data.upper())
 
 
-@wrong(check_shouting_echo, "answers only the first line of a chunk", "two lines in one chunk both come back",
-       "one dataReceived call can carry several lines")
+@wrong(check_shouting_echo, "answers only the first line of a chunk",
+       "a line sent one byte at a time comes back whole, in upper case", "never assume one call is one line")
 class FirstLineEcho(Protocol):
     def dataReceived(self, data):
         self.transport.write(data.split(b"\n")[0].upper() + b"\n")
@@ -248,7 +248,8 @@ class IntCounter(Protocol):
 _TOTAL = {"lines": 0}
 
 
-@wrong(check_line_counter, "a count in a global", "each connection counts its own lines", "not on the class or in a global")
+@wrong(check_line_counter, "a count in a global", "three lines in one chunk are answered 1, 2, 3",
+       "not on the class or in a global")
 class GlobalCounter(Protocol):
     def dataReceived(self, data):
         for _ in range(data.count(b"\n")):
@@ -280,8 +281,8 @@ class DecodingCounter(Protocol):
             self.transport.write(b"%d\n" % self.n)
 
 
-@wrong(check_line_counter, "counts with splitlines()", "telnet's \\r\\n is one line end, even cut between \\r and \\n",
-       "splitlines() also splits at a lone b'\\r'")
+@wrong(check_line_counter, "counts with splitlines()", "a line cut into pieces is counted once, when its end arrives",
+       "A piece of a line is not a line")
 class SplitlinesCounter(Protocol):
     n = 0
 
@@ -709,19 +710,24 @@ class GoodbyeGoesOn(Protocol):
 
 @wrong(check_goodbye, "one buffer on the class for every connection", "two clients at once: each one's pieces make "
        "its own lines", "not on the class or in a global")
-class GoodbyeSharedBuffer(Protocol):
-    pieces = []
+class GoodbyeSharedBuffer(LineReceiver):
+    delimiter = b"\n"
+    waiting = []  # what arrived without its line end yet: on the class, shared
 
     def dataReceived(self, data):
-        self.pieces.append(data)
-        if data.endswith(b"\n"):
-            line = b"".join(self.pieces).strip()
-            self.pieces.clear()
-            if line == b"bye":
-                self.transport.write(b"goodbye\n")
-                self.transport.loseConnection()
-            else:
-                self.transport.write(line + b"\n")
+        *lines, rest = (b"".join(self.waiting) + data).split(b"\n")
+        self.waiting[:] = [rest]
+        for line in lines:
+            if self.transport.disconnecting:
+                return
+            self.lineReceived(line.rstrip(b"\r"))
+
+    def lineReceived(self, line):
+        if line == b"bye":
+            self.sendLine(b"goodbye")
+            self.transport.loseConnection()
+        else:
+            self.sendLine(line)
 
 
 # --- 04: who am I --------------------------------------------------------------------------
@@ -920,7 +926,8 @@ for _label, _methods, _step, _words in (
     ("writes the welcome as str", {"connectionMade": _welcome_str},
      "a line from one client reaches every other client, and not the sender", "transport.write takes bytes"),
     ("counts down only on close", {"connectionLost": _lost_nothing, "lineReceived": _close_counts_down},
-     "numProtocols counts down when a client is reset (its connection aborted)", "every connection ends in connectionLost"),
+     "numProtocols counts down when a client closes its connection (Ctrl-C in nc)",
+     "every connection ends in connectionLost"),
     ("telnet's line end only", {"delimiter": b"\r\n"},
      "a line ended by \\n alone (as nc sends it) is spread", "nc with \\n only"),
 ):
@@ -1367,6 +1374,12 @@ for _label, _tests_given, _step, _words in (
 
 # --- the tests ------------------------------------------------------------------------------------------
 
+def _forget_shared_state():
+    """Empty what the wrong answers share by mistake, between runs."""
+    _EVERYONE.clear(), _SHARED.clear(), _GLOBAL_CLIENTS.clear()
+    _TOTAL["lines"] = 0
+
+
 def _verdict(name, answer):
     checker = CHECKERS[name]
     return checker(*answer) if name == "check_your_tests" else checker(answer)
@@ -1396,10 +1409,13 @@ def test_a_right_answer_is_accepted(request, name, label, answer):
 @pytest.mark.parametrize("name, label, answer, step, words", WRONG_CASES,
                          ids=[f"{n}: {lbl}" for n, lbl, *_ in WRONG_CASES])
 def test_a_wrong_answer_is_rejected_with_its_hint(request, name, label, answer, step, words):
+    """The first failed check, the one the learner reads first, is the one
+    about the misconception, and its hint names it."""
+    _forget_shared_state()
     report = _verdict(name, answer)
-    _EVERYONE.clear(), _SHARED.clear(), _GLOBAL_CLIENTS.clear()
+    _forget_shared_state()
     assert not report.passed, f"{label} was accepted:\n{report}"
-    failed = {r.what: r for r in report.failed}
-    assert step in failed, f"{label}: expected {step!r} to fail:\n{report}"
-    assert words in failed[step].hint, f"{label}: the hint does not name the mistake:\n{report}"
+    first = report.failed[0]
+    assert first.what == step, f"{label}: expected {step!r} to fail first:\n{report}"
+    assert words in first.hint, f"{label}: the hint does not name the mistake:\n{report}"
     report_count(request.config, "wrong answers rejected")

@@ -29,6 +29,21 @@ def _answered(client, sent: bytes, wanted: list[bytes], how: str = "whole", hint
            f"the client sent {show(sent)} ({how}) and received {show(got)}", hint)
 
 
+def _counted(client, sent: bytes, wanted: list[bytes], how: str = "whole", hint: str = "") -> None:
+    """As `_answered`, for a new connection's count: one answer per line, but
+    counting on from a number above 0, was carried over from other
+    connections."""
+    got = lines_in(client.received)
+    numbers = [int(line) for line in got if line.isdigit()]
+    carried = (len(numbers) == len(got) == len(wanted) and numbers[0] > 1
+               and numbers == list(range(numbers[0], numbers[0] + len(numbers))))
+    expect(not carried,
+           f"the client, newly connected, sent {show(sent)} ({how}) and received {show(client.received)}",
+           "A new connection's count starts at 1: this one went on from other connections' lines. Keep the count "
+           "on self (start it in connectionMade), not on the class or in a global, which every connection shares.")
+    _answered(client, sent, wanted, how, hint)
+
+
 def _send_interleaved(one, two, first: bytes, second: bytes) -> None:
     """Two clients each send a line in two halves, their halves interleaved."""
     one.send(first[:3])
@@ -124,7 +139,7 @@ def _counts_one_line(trial) -> None:
     expect(client.received, "the client sent b'hello\\n' and received nothing",
            "To begin: in dataReceived, count the line ends (b'\\n') that arrived and write the count so far, "
            "as bytes (b'%d\\n' % n), once per line. With LineReceiver, set delimiter = b'\\n'.")
-    _answered(client, b"hello\n", [b"1"])
+    _counted(client, b"hello\n", [b"1"])
 
 
 def _counts_merged_lines(trial) -> None:
@@ -132,7 +147,7 @@ def _counts_merged_lines(trial) -> None:
     client.send(b"a\n", b"b\n", b"c\n")
     got = lines_in(client.received)
     calls = "one dataReceived call can carry several lines: answer each line in it, not each call."
-    _answered(client, b"a\nb\nc\n", [b"1", b"2", b"3"], how="in one chunk",
+    _counted(client, b"a\nb\nc\n", [b"1", b"2", b"3"], how="in one chunk",
               hint=f"TCP is a stream: {calls}" if len(got) == 1 else "")
 
 
@@ -142,20 +157,20 @@ def _counts_a_line_in_pieces(trial) -> None:
     expect(not client.received, f"the client sent b'hel' (no line end yet) and received {show(client.received)}",
            "A piece of a line is not a line: answer only when a line end arrives.")
     client.send(b"lo\n", chunks="bytes")
-    _answered(client, b"hel", [b"1"], how="then b'lo\\n' one byte at a time")
+    _counted(client, b"hel", [b"1"], how="then b'lo\\n' one byte at a time")
 
 
 def _counts_a_chinese_line_cut_in_two(trial) -> None:
     (client,) = trial.clients(1)
     sent = (CHINESE + "\n").encode("utf-8")
     client.send(sent, chunks="split-utf8")
-    _answered(client, sent, [b"1"], how="in two chunks, cut inside 欢")
+    _counted(client, sent, [b"1"], how="in two chunks, cut inside 欢")
 
 
 def _counts_telnet_lines(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"one\r\ntwo\r\n", chunks=[4])
-    _answered(client, b"one\r\ntwo\r\n", [b"1", b"2"], how="cut between a \\r and its \\n")
+    _counted(client, b"one\r\ntwo\r\n", [b"1", b"2"], how="cut between a \\r and its \\n")
 
 
 def _counts_per_connection(trial) -> None:

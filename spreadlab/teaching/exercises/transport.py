@@ -110,6 +110,10 @@ def _understands_telnet(trial) -> None:
 def _stops_after_bye(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"hi\nbye\nstill there?\n")
+    expect(b"goodbye" in lines_in(client.received),
+           f"the client sent b'hi\\nbye\\nstill there?\\n' (in one chunk) and received {show(client.received)}",
+           "One chunk can carry several lines: split it at each line end and handle every complete line, not the "
+           "chunk as one line.")
     _says_goodbye(client, b"hi\nbye\nstill there?\n", [b"hi"], how="in one chunk")
 
 
