@@ -1321,6 +1321,11 @@ def _test_servers_apart(factory_class):
     assert b.received.count(b"\n") == 1
 
 
+def _test_starts_empty(factory_class):
+    factory = factory_class()
+    assert factory.numProtocols == 0 and len(factory.clients) == 0
+
+
 def _test_is_the_class(factory_class):
     assert factory_class is SpreadFactory
 
@@ -1349,25 +1354,26 @@ def _test_nothing(factory_class):
 
 for _label, _tests_given in (
     ("one test that checks everything", _tests(_test_everything_at_once)),
-    ("StringTransport, and rooms", _tests(_test_with_string_transport, _test_count_and_close, _test_servers_apart,
-                                          solved_tests.test_no_echo)),
+    ("StringTransport, rooms, and a test with no client", _tests(
+        _test_with_string_transport, _test_count_and_close, _test_servers_apart, solved_tests.test_no_echo,
+        _test_starts_empty)),
     ("the solution's tests, given as a list", [getattr(solved_tests, n) for n in solved_tests.__all__]),
 ):
     right(check_your_tests, _label)(_tests_given)
 
 for _label, _tests_given, _step, _words in (
     ("only identifies the class", _tests(_test_is_the_class),
-     "_test_is_the_class passes on the correct server, and exercises it", "not which class it was given"),
+     "_test_is_the_class passes on the correct server", "not which class it was given"),
     ("only names the class", _tests(_test_its_name),
-     "_test_its_name passes on the correct server, and exercises it", "Naming or identifying the class catches no bug"),
+     "a test fails on a server that sends every line back to its sender too", "Naming or identifying the class"),
     ("tests its own SpreadFactory", _tests(_test_own_server),
-     "_test_own_server passes on the correct server, and exercises it", "make the factory from factory_class"),
+     "a test fails on a server that sends every line back to its sender too", "make the factory from factory_class"),
     ("compares bytes with str", _tests(_test_str_vs_bytes, solved_tests.test_close),
-     "_test_str_vs_bytes passes on the correct server, and exercises it", "compare bytes with bytes"),
+     "_test_str_vs_bytes passes on the correct server", "compare bytes with bytes"),
     ("only the given test", _tests(solved_tests.test_no_echo),
      "a test fails on a server that treats each chunk as a whole message", "chunks="),
     ("a test that asserts nothing", _tests(_test_nothing),
-     "_test_nothing passes on the correct server, and exercises it", "connect clients"),
+     "a test fails on a server that sends every line back to its sender too", "connect clients"),
 ):
     wrong(check_your_tests, _label, _step, _words)(_tests_given)
 

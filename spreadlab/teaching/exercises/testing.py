@@ -136,33 +136,41 @@ def _run(test, factory_class) -> str | None:
     return None
 
 
-def _passes_on_the_correct_server(test) -> None:
+_UNEXERCISED_HINT = (
+    "None of your tests connected a client to the server it was given, so none can notice a bug: make the factory "
+    "from factory_class (not SpreadFactory itself), connect clients, send, and assert on what they receive. "
+    "Naming or identifying the class catches no bug.")
+
+
+def _on_the_correct_server(test) -> tuple[str | None, int]:
+    """Run *test* on the correct server (disguised): what went wrong (or
+    None), and how many connections it made to the server it was given."""
     server = _disguised(SpreadFactory)
     problem = _run(test, server)
     if problem is not None and _run(test, SpreadFactory) is None:
-        expect(False, f"it passes only when given the class SpreadFactory itself ({problem})",
-               "A test must check what the server does, not which class it was given: a correct server can be "
-               "any class that behaves right. Connect clients, send, and assert on what they receive.")
-    expect(problem is None, problem or "",
-           "A test must pass on correct code: look at what the real server sends (a welcome line first, then "
-           "'client N: ...' lines), and compare bytes with bytes, str with str.")
-    expect(server.connections, "it never connected a client to the server it was given",
-           "A test must exercise the server it is given: make the factory from factory_class (not SpreadFactory "
-           "itself), connect clients, send, and assert on what they receive. Naming or identifying the class "
-           "catches no bug.")
+        problem = f"it passes only when given the class SpreadFactory itself ({problem})"
+    return problem, server.connections
 
 
-def _caught_by_some(tests, make) -> None:
+def _passes(problem: str | None) -> None:
+    if problem is not None and problem.startswith("it passes only when given"):
+        expect(False, problem, "A test must check what the server does, not which class it was given: a correct "
+                               "server can be any class that behaves right. Connect clients, send, and assert on "
+                               "what they receive.")
+    expect(problem is None, problem or "")
+
+
+def _caught_by_some(tests, make, exercised: bool) -> None:
     caught = [t for t in tests if _run(t, _disguised(make())) is not None]
-    expect(caught, "every test passed on that server: the bug went unnoticed")
+    expect(caught, "every test passed on that server: the bug went unnoticed", "" if exercised else _UNEXERCISED_HINT)
 
 
 def check_your_tests(*tests) -> Report:
     """Check your tests: pass the test functions (or one list of them).
 
     Every test must pass on the correct Spread server (``SpreadFactory``,
-    given as a class that behaves as it does) and connect a client to it; for
-    each planted bug in `MUTANTS`, at least one test must fail."""
+    given as a class of its own that behaves as it does); for each planted
+    bug in `MUTANTS`, at least one test must fail."""
     if len(tests) == 1 and isinstance(tests[0], (list, tuple)):
         tests = tuple(tests[0])
     if not tests or not all(callable(t) for t in tests):
@@ -171,10 +179,14 @@ def check_your_tests(*tests) -> Report:
             "you gave at least one test function", False, f"got {tests!r}",
             "pass the functions themselves: check_your_tests(test_one, test_two)"))
         return report
-    cases = [Case(f"{getattr(test, '__name__', repr(test))} passes on the correct server, and exercises it", "",
-                  lambda trial, test=test: _passes_on_the_correct_server(test), first=True)
-             for test in tests]
+    runs = [_on_the_correct_server(test) for test in tests]
+    exercised = any(connections for _problem, connections in runs)
+    cases = [Case(f"{getattr(test, '__name__', repr(test))} passes on the correct server",
+                  "A test must pass on correct code: look at what the real server sends (a welcome line first, then "
+                  "'client N: ...' lines), and compare bytes with bytes, str with str.",
+                  lambda trial, problem=problem: _passes(problem), first=True)
+             for test, (problem, _connections) in zip(tests, runs)]
     cases += [Case(f"a test fails on a server that {what}", hint,
-                   lambda trial, make=make: _caught_by_some(tests, make))
+                   lambda trial, make=make: _caught_by_some(tests, make, exercised))
               for what, make, hint in MUTANTS]
     return run_table("Your tests", cases, make_factory=lambda: None)
