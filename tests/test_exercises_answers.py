@@ -858,6 +858,37 @@ right(check_spread_factory, "lines decoded to str, sent with sendLine")(
 right(check_spread_factory, "the library's SpreadFactory")(SpreadFactory)
 
 
+class _PortSpreader(LineReceiver):
+    delimiter = b"\n"
+
+    def connectionMade(self):
+        self.factory.clients[self] = b"port %d" % self.transport.getPeer().port
+        self.factory.numProtocols = len(self.factory.clients)
+        self.sendLine(WELCOME.format(n=self.factory.numProtocols).encode("utf-8"))
+
+    def connectionLost(self, reason):
+        self.factory.clients.pop(self, None)
+        self.factory.numProtocols = len(self.factory.clients)
+
+    def lineReceived(self, line):
+        line = line.rstrip(b"\r")
+        if line.strip().lower() == b"close":
+            return self.transport.loseConnection()
+        said = self.factory.clients[self] + b" says: " + line
+        for other in self.factory.clients:
+            if other is not self:
+                other.sendLine(said)
+
+
+@right(check_spread_factory, "clients in a dict, named by their port, sendLine")
+class PortSpreadFactory(Factory):
+    protocol = _PortSpreader
+
+    def __init__(self):
+        self.clients = {}
+        self.numProtocols = 0
+
+
 def _spread_to_all(self, line):
     line = line.rstrip(b"\r")
     if line == b"close":
