@@ -77,34 +77,27 @@ class Trial:
                 room.close()
 
 
-#: Hints for what a learner's code commonly raises: (words in the error, hint).
+#: Hints for what a learner's code commonly raises: (words of the error, hint).
 ERROR_HINTS = [
-    ("Data must be bytes",
+    (("Data must be bytes",),
      "transport.write takes bytes, never str (nor a number): encode text as UTF-8 before writing, "
      "or build bytes directly (b'%d\\n' % n)."),
-    ("can't concat str to bytes",
+    (("can't concat str to bytes",),
      "bytes and str do not mix: what arrives is bytes, so keep the line, the name and the line end in bytes "
      "(or decode, work in str, and encode once at the end)."),
-    ("argument should be integer or bytes-like object, not 'str'",
+    (("argument should be integer or bytes-like object, not 'str'", "a bytes-like object is required, not 'str'"),
      "bytes methods take bytes arguments: look for b'\\n', not '\\n'."),
-    ("a bytes-like object is required, not 'str'",
-     "bytes methods take bytes arguments: look for b'\\n', not '\\n'."),
-    ("can't decode byte",
+    (("can't decode byte", "unexpected end of data"),
      "a chunk may end inside a UTF-8 character, so decoding a chunk on its own can fail: stay in bytes, or "
      "decode only whole lines."),
-    ("unexpected end of data",
-     "a chunk may end inside a UTF-8 character, so decoding a chunk on its own can fail: stay in bytes, or "
-     "decode only whole lines."),
-    ("AlreadyCalled",
-     "a DelayedCall that already ran (or was cancelled) cannot be cancelled or reset: ask .active() first."),
-    ("AlreadyCancelled",
+    (("AlreadyCalled", "AlreadyCancelled"),
      "a DelayedCall that already ran (or was cancelled) cannot be cancelled or reset: ask .active() first."),
 ]
 
 
 def _error_hint(text: str, default: str) -> str:
     for words, hint in ERROR_HINTS:
-        if words in text:
+        if any(word in text for word in words):
             return hint
     return default
 
