@@ -692,6 +692,22 @@ class GoodbyeChunks(Protocol):
         self.transport.write(data)
 
 
+@wrong(check_goodbye, "echoes each chunk as it arrives", "bye is answered with goodbye, then the connection closes",
+       "decide on a whole line before echoing it")
+class GoodbyeEchoesAtOnce(Protocol):
+    def connectionMade(self):
+        self.buffer = b""
+
+    def dataReceived(self, data):
+        self.transport.write(data)
+        self.buffer += data
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            if line.strip() == b"bye":
+                self.transport.write(b"goodbye\n")
+                self.transport.loseConnection()
+
+
 @wrong(check_goodbye, "its own buffer, goes on after bye", "lines after bye in the same chunk are not answered",
        "loseConnection does not stop your code")
 class GoodbyeGoesOn(Protocol):

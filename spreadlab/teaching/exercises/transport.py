@@ -66,6 +66,9 @@ def _answers_bye(trial) -> None:
     expect(got or not deaf, "the client sent b'bye\\n' and received nothing",
            "LineReceiver's delimiter is b'\\r\\n' unless you set it, and nc ends its lines with b'\\n' alone: "
            "set delimiter = b'\\n' (telnet's b'\\r' is then left at the end of the line).")
+    expect(got[:2] != [b"bye", b"goodbye"], f"the client received {show(client.received)}: its bye came back first",
+           "bye itself is not echoed: decide on a whole line before echoing it (a chunk echoed as it arrives has "
+           "already sent b'bye' back before you can know the line is bye).")
     expect(got[:1] != [b"goodbye"] or len(got) == 1, f"after goodbye the client also received {got[1:]!r}",
            "loseConnection does not end your method: the code after it still runs, and what it writes is still "
            "sent before the close. Return after closing.")
