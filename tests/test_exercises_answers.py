@@ -153,6 +153,12 @@ class BroadcastEcho(Protocol):
             other.transport.write(data.upper())
 
 
+@wrong(check_shouting_echo, "adds a line end of its own", "hello comes back as HELLO", "and nothing more")
+class ExtraLineEndEcho(Protocol):
+    def dataReceived(self, data):
+        self.transport.write(data.upper() + b"\n")
+
+
 @wrong(check_shouting_echo, "title case", "hello comes back as HELLO", "every letter")
 class TitleEcho(Protocol):
     def dataReceived(self, data):

@@ -68,6 +68,9 @@ def _shouts_a_line(trial) -> None:
     expect(got.upper() == got or got.rstrip(b"\r\n").upper() != b"HELLO",
            f"the client sent b'hello\\n' and received {show(got)}",
            "Upper case means every letter: .title() and .capitalize() change only first letters.")
+    expect(not got.startswith(b"HELLO\n") or got == b"HELLO\n", f"the client sent b'hello\\n' and received {show(got)}",
+           "Write back what arrived, upper-cased, and nothing more: it already holds its line end, and one more "
+           "gives the client an empty line.")
     _answered(client, b"hello\n", [b"HELLO"],
               hint="" if got.endswith(b"\n") else "Write back everything that arrived, the line end b'\\n' included.")
 
