@@ -105,14 +105,16 @@ class DecodesChunksEcho(Protocol):
         self.transport.write(data.decode("utf-8").upper().encode("utf-8"))
 
 
-@wrong(check_shouting_echo, "decodes each chunk, errors replaced", "Chinese text cut inside a character comes back whole",
+@wrong(check_shouting_echo, "decodes each chunk, errors replaced",
+       "Chinese text cut inside a character comes back whole",
        "decoding a chunk on its own breaks it")
 class ReplacesEcho(Protocol):
     def dataReceived(self, data):
         self.transport.write(data.decode("utf-8", "replace").upper().encode("utf-8"))
 
 
-@wrong(check_shouting_echo, "one chunk is one message", "a line sent one byte at a time comes back whole, in upper case",
+@wrong(check_shouting_echo, "one chunk is one message",
+       "a line sent one byte at a time comes back whole, in upper case",
        "never assume one call is one line")
 class OneChunkEcho(Protocol):
     def dataReceived(self, data):
@@ -377,7 +379,8 @@ class _GlobalCounted(_Counted):
         _SHARED.remove(self)
 
 
-@wrong(check_counting_factory, "the seed's global list", "two servers keep separate counts and clients", "not in a global")
+@wrong(check_counting_factory, "the seed's global list", "two servers keep separate counts and clients",
+       "not in a global")
 class GlobalListFactory(Factory):
     protocol = _GlobalCounted
     clients = _SHARED
@@ -485,7 +488,8 @@ class SaysFull(CountingFactory):
     protocol = _SaysFull
 
 
-@wrong(check_refusing_factory, "unchanged starting point", "a fourth client is closed at once while three are connected",
+@wrong(check_refusing_factory, "unchanged starting point",
+       "a fourth client is closed at once while three are connected",
        "To begin")
 class StarterAtMostThree(CountingFactory):
     def buildProtocol(self, addr):
@@ -776,7 +780,8 @@ class FormatWhoAmI(LineReceiver):
         self.sendLine("you are {0.host}:{0.port}".format(self.transport.getPeer()).encode())
 
 
-@wrong(check_peer_report, "getHost", "a client is told its own address as soon as it connects", "getPeer() is the other end")
+@wrong(check_peer_report, "getHost", "a client is told its own address as soon as it connects",
+       "getPeer() is the other end")
 class HostWhoAmI(Protocol):
     def connectionMade(self):
         here = self.transport.getHost()
@@ -798,7 +803,8 @@ class LateWhoAmI(Protocol):
         self.transport.write(f"you are {peer.host}:{peer.port}\n".encode())
 
 
-@wrong(check_peer_report, "the address written out by hand", "each client is told its own address", "written out by hand")
+@wrong(check_peer_report, "the address written out by hand", "each client is told its own address",
+       "written out by hand")
 class HandWrittenWhoAmI(Protocol):
     def connectionMade(self):
         self.transport.write(b"you are 127.0.0.1:50001\n")
@@ -1012,7 +1018,8 @@ class _SharedPieces(solved.MySpreader):
                 self.lineReceived(line)
 
 
-wrong(check_spread_factory, "one buffer for every connection", "two clients typing at once: each one's line arrives whole",
+wrong(check_spread_factory, "one buffer for every connection",
+      "two clients typing at once: each one's line arrives whole",
       "never one shared by every connection")(
     type("SharedPiecesFactory", (solved.MySpreadFactory,), {"protocol": _SharedPieces}))
 
@@ -1227,7 +1234,8 @@ class _CancelWithoutAsking(solved.IdleSpreader):
 
 
 for _label, _protocol, _step, _words in (
-    ("no timer at all", Spreader, "a silent client is still there just before 30 s, and gone just after", "factory.clock"),
+    ("no timer at all", Spreader, "a silent client is still there just before 30 s, and gone just after",
+     "factory.clock"),
     ("never restarted", _NoReset, "a line starts the countdown again", "DelayedCall.reset"),
     ("one timer on the factory", _TimerOnFactory, "each client has its own countdown", "protocol instance (self)"),
     ("never cancelled", _NoCancel, "no timer is left behind when a client leaves", "cancel it in connectionLost"),
@@ -1445,7 +1453,8 @@ def _verdict(name, answer):
 
 
 RIGHT_CASES = [(name, label, answer) for name, rows in RIGHT.items() for label, answer in rows]
-WRONG_CASES = [(name, label, answer, step, words) for name, rows in WRONG.items() for label, answer, step, words in rows]
+WRONG_CASES = [(name, label, answer, step, words)
+               for name, rows in WRONG.items() for label, answer, step, words in rows]
 
 
 def test_every_exercise_is_tried_with_three_right_and_four_wrong_answers():

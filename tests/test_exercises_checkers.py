@@ -86,7 +86,8 @@ def _exercises():
             if not match or cell.source.strip() != match.group(0).strip() or match.group(1) not in SOLUTIONS:
                 continue
             starter = next(c.source for c in reversed(cells[:index]) if c.cell_type == "code")
-            folded = next((c.source for c in cells[index + 1:index + 3] if "<summary>Solution</summary>" in c.source), "")
+            folded = next((c.source for c in cells[index + 1:index + 3]
+                           if "<summary>Solution</summary>" in c.source), "")
             code = re.findall(r"```python\n(.*?)```", folded, flags=re.S)
             found.append((path.stem, match.group(1), match.group(2), starter, code[0] if code else None))
     return found
