@@ -993,6 +993,15 @@ for _label, _methods, _step, _words in (
     wrong(check_spread_factory, _label, _step, _words)(_spread_variant(**_methods))
 
 
+class _EmptySpreader(LineReceiver):
+    delimiter = b"\n"
+
+
+wrong(check_spread_factory, "empty classes (lesson 06's starting point, as it is being rewritten)",
+      "a line from one client reaches every other client, and not the sender", "To begin: write lineReceived")(
+    type("MySpreadFactory", (Factory,), {"protocol": _EmptySpreader}))
+
+
 class _ChunkSpreader(solved.MySpreader):
     def dataReceived(self, data):
         if data.strip() == b"close":

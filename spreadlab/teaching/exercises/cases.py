@@ -90,6 +90,9 @@ ERROR_HINTS = [
     (("can't decode byte", "unexpected end of data"),
      "a chunk may end inside a UTF-8 character, so decoding a chunk on its own can fail: stay in bytes, or "
      "decode only whole lines."),
+    (("NotImplementedError",),
+     "To begin: write lineReceived. LineReceiver calls it with each complete line (bytes, without its line "
+     "end), and its own version only raises NotImplementedError."),
     (("AlreadyCalled", "AlreadyCancelled"),
      "a DelayedCall that already ran (or was cancelled) cannot be cancelled or reset: ask .active() first."),
 ]

@@ -50,7 +50,8 @@ _LIBRARY_DIRS = tuple(
 def describe_error(error: BaseException, frames=None) -> str:
     """'your code raised TypeError: ... (line 7, in dataReceived)', naming the
     deepest frame that is the learner's (a notebook cell's lines count from
-    the cell's top), not Twisted's or spreadlab's.  *frames* are
+    the cell's top), not Twisted's or spreadlab's; when no frame is the
+    learner's, the method it inherits that raised.  *frames* are
     (function, file, line) triples when the traceback is kept elsewhere
     (a Twisted Failure)."""
     if frames is None:
@@ -60,11 +61,13 @@ def describe_error(error: BaseException, frames=None) -> str:
             frames.append((code.co_name, code.co_filename, tb.tb_lineno))
             tb = tb.tb_next
     theirs = [f for f in frames if not os.path.abspath(f[1]).startswith(_LIBRARY_DIRS)]
-    text = f"your code raised {type(error).__name__}: {error}"
+    what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     if theirs:
         name, _file, line = theirs[-1]
-        text += f" (line {line}, in {name})"
-    return text
+        return f"your code raised {what} (line {line}, in {name})"
+    if frames:  # raised by a method the learner's class inherits and has not replaced
+        return f"{what} was raised in {frames[-1][0]}, a method your class inherits"
+    return f"your code raised {what}"
 
 
 @dataclass
