@@ -1418,6 +1418,13 @@ def _test_str_vs_bytes(factory_class):
     assert bob.received.endswith("hi\r\n")
 
 
+def _test_without_parameter():
+    room = MemoryRoom(SpreadFactory())
+    alice, bob = room.connect(), room.connect()
+    alice.send(b"hi\r\n")
+    assert bob.lines[-1] == "client 1: hi"
+
+
 def _test_nothing(factory_class):
     factory_class()
 
@@ -1442,6 +1449,8 @@ for _label, _tests_given, _step, _words in (
      "_test_str_vs_bytes passes on the correct server", "compare bytes with bytes"),
     ("only the given test", _tests(solved_tests.test_no_echo),
      "a test fails on a server that treats each chunk as a whole message", "chunks="),
+    ("a test without the factory_class parameter", _tests(_test_without_parameter),
+     "_test_without_parameter passes on the correct server", "takes the factory class to test as its parameter"),
     ("a test that asserts nothing", _tests(_test_nothing),
      "a test fails on a server that sends every line back to its sender too", "connect clients"),
 ):

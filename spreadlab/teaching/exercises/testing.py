@@ -17,6 +17,8 @@ A test is a function that takes the factory class to test and raises (an
 
 from __future__ import annotations
 
+import inspect
+
 from twisted.internet.error import ConnectionDone
 
 from ...servers.safety import printable_line
@@ -126,6 +128,12 @@ def _disguised(factory_class) -> type:
 def _run(test, factory_class) -> str | None:
     """Run one test; None if it passed, else what went wrong."""
     try:
+        inspect.signature(test).bind(factory_class)
+    except TypeError:
+        return "it does not take the factory class to test as its one parameter: def test_...(factory_class):"
+    except ValueError:  # no signature to read (a builtin): let the call tell
+        pass
+    try:
         test(factory_class)
     except Exception as error:
         described = describe_error(error)
@@ -153,6 +161,10 @@ def _on_the_correct_server(test) -> tuple[str | None, int]:
 
 
 def _passes(problem: str | None) -> None:
+    if problem is not None and problem.startswith("it does not take the factory class"):
+        expect(False, problem, "Each test takes the factory class to test as its parameter (pytest passes it from the "
+                               "fixture; the checker passes the correct server, then each planted bug) and makes its "
+                               "factory from it.")
     if problem is not None and problem.startswith("it passes only when given"):
         expect(False, problem, "A test must check what the server does, not which class it was given: a correct "
                                "server can be any class that behaves right. Connect clients, send, and assert on "
