@@ -125,12 +125,15 @@ def _disguised(factory_class) -> type:
     return disguised
 
 
+_NO_PARAMETER = "it does not take the factory class to test as its one parameter: def test_...(factory_class):"
+
+
 def _run(test, factory_class) -> str | None:
     """Run one test; None if it passed, else what went wrong."""
     try:
         inspect.signature(test).bind(factory_class)
     except TypeError:
-        return "it does not take the factory class to test as its one parameter: def test_...(factory_class):"
+        return _NO_PARAMETER
     except ValueError:  # no signature to read (a builtin): let the call tell
         pass
     try:
@@ -150,26 +153,20 @@ _UNEXERCISED_HINT = (
     "Naming or identifying the class catches no bug.")
 
 
-def _on_the_correct_server(test) -> tuple[str | None, int]:
+def _on_the_correct_server(test) -> tuple[str | None, str, int]:
     """Run *test* on the correct server (disguised): what went wrong (or
-    None), and how many connections it made to the server it was given."""
+    None), the hint for it when a particular one applies, and how many
+    connections the test made to the server it was given."""
     server = _disguised(SpreadFactory)
-    problem = _run(test, server)
-    if problem is not None and _run(test, SpreadFactory) is None:
+    problem, hint = _run(test, server), ""
+    if problem == _NO_PARAMETER:
+        hint = ("Each test takes the factory class to test as its parameter (pytest passes it from the fixture; "
+                "the checker passes the correct server, then each planted bug) and makes its factory from it.")
+    elif problem is not None and _run(test, SpreadFactory) is None:
         problem = f"it passes only when given the class SpreadFactory itself ({problem})"
-    return problem, server.connections
-
-
-def _passes(problem: str | None) -> None:
-    if problem is not None and problem.startswith("it does not take the factory class"):
-        expect(False, problem, "Each test takes the factory class to test as its parameter (pytest passes it from the "
-                               "fixture; the checker passes the correct server, then each planted bug) and makes its "
-                               "factory from it.")
-    if problem is not None and problem.startswith("it passes only when given"):
-        expect(False, problem, "A test must check what the server does, not which class it was given: a correct "
-                               "server can be any class that behaves right. Connect clients, send, and assert on "
-                               "what they receive.")
-    expect(problem is None, problem or "")
+        hint = ("A test must check what the server does, not which class it was given: a correct server can be any "
+                "class that behaves right. Connect clients, send, and assert on what they receive.")
+    return problem, hint, server.connections
 
 
 def _caught_by_some(tests, make, exercised: bool) -> None:
@@ -192,12 +189,12 @@ def check_your_tests(*tests) -> Report:
             "pass the functions themselves: check_your_tests(test_one, test_two)"))
         return report
     runs = [_on_the_correct_server(test) for test in tests]
-    exercised = any(connections for _problem, connections in runs)
+    exercised = any(connections for *_, connections in runs)
     cases = [Case(f"{getattr(test, '__name__', repr(test))} passes on the correct server",
                   "A test must pass on correct code: look at what the real server sends (a welcome line first, then "
                   "'client N: ...' lines), and compare bytes with bytes, str with str.",
-                  lambda trial, problem=problem: _passes(problem), first=True)
-             for test, (problem, _connections) in zip(tests, runs)]
+                  lambda trial, problem=problem, hint=hint: expect(problem is None, problem or "", hint), first=True)
+             for test, (problem, hint, _connections) in zip(tests, runs)]
     cases += [Case(f"a test fails on a server that {what}", hint,
                    lambda trial, make=make: _caught_by_some(tests, make, exercised))
               for what, make, hint in MUTANTS]
