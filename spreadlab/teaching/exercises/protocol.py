@@ -30,9 +30,8 @@ def _answered(client, sent: bytes, wanted: list[bytes], how: str = "whole", hint
 
 
 def _counted(client, sent: bytes, wanted: list[bytes], how: str = "whole", hint: str = "") -> None:
-    """As `_answered`, for a new connection's count: one answer per line, but
-    counting on from a number above 0, was carried over from other
-    connections."""
+    """As `_answered`, for a new connection's count; answers that go on from
+    other connections' lines (2, 3, 4 for its first three) are told so."""
     got = lines_in(client.received)
     numbers = [int(line) for line in got if line.isdigit()]
     carried = (len(numbers) == len(got) == len(wanted) and numbers[0] > 1
