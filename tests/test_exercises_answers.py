@@ -1002,6 +1002,20 @@ wrong(check_spread_factory, "empty classes (lesson 06's starting point, as it is
     type("MySpreadFactory", (Factory,), {"protocol": _EmptySpreader}))
 
 
+class _NoClientsYet(LineReceiver):
+    delimiter = b"\n"
+
+    def lineReceived(self, line):
+        for client in self.factory.clients:
+            if client is not self:
+                client.sendLine(line.rstrip(b"\r"))
+
+
+wrong(check_spread_factory, "spreads, but no factory state yet",
+      "a line from one client reaches every other client, and not the sender", "create numProtocols and clients")(
+    type("MySpreadFactory", (Factory,), {"protocol": _NoClientsYet}))
+
+
 class _ChunkSpreader(solved.MySpreader):
     def dataReceived(self, data):
         if data.strip() == b"close":

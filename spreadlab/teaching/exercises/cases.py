@@ -90,6 +90,9 @@ ERROR_HINTS = [
     (("can't decode byte", "unexpected end of data"),
      "a chunk may end inside a UTF-8 character, so decoding a chunk on its own can fail: stay in bytes, or "
      "decode only whole lines."),
+    (("has no attribute 'clients'", "has no attribute 'numProtocols'"),
+     "What the whole server knows lives on the factory: create numProtocols and clients in the factory's "
+     "__init__; each protocol adds itself in connectionMade and leaves in connectionLost (self.factory)."),
     (("NotImplementedError",),
      "To begin: write lineReceived. LineReceiver calls it with each complete line (bytes, without its line "
      "end), and its own version only raises NotImplementedError."),
