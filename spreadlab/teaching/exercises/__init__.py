@@ -8,7 +8,10 @@ from here::
     check_shouting_echo(ShoutingEcho)
 
 A checker returns a `Report`: it shows which behaviours passed and, for each
-that did not, what was seen and a hint that points at the concept.
+that did not, what was seen and a hint that names the misconception.  Each
+checker is a table of cases (`cases`), judged on what clients receive and
+whether they are still connected, never on exact bytes where more than one
+answer is right; an unchanged starting point scores zero with a hint to begin.
 """
 
 from .report import Miss, Report, Result, expect

@@ -5,161 +5,195 @@
   protocols), and whose protocol welcomes each client with its number, in
   the seed's words;
 - `check_refusing_factory`: a factory that lets at most three clients in at
-  a time (``buildProtocol`` returns ``None`` for a fourth) and lets a new one
-  in when someone leaves.
+  a time (``buildProtocol`` returns ``None`` for a fourth: Twisted then
+  closes that connection at once, the client reads end-of-file) and lets a
+  new one in when someone leaves.
 
-Each takes the learner's Factory class (it is called with no arguments),
-runs it in `MemoryRoom`\\ s and returns a `Report`.
+Each takes the learner's Factory class (called with no arguments) and is a
+table of cases (see `cases`).
 """
 
 from __future__ import annotations
 
-from ...rooms.memory import MemoryRoom
+from collections.abc import Mapping
+
 from ...servers.spread import WELCOME
-from .protocol import _learner_code, _name, _show
+from .cases import Case, lines_in, run_cases, show
 from .report import Report, expect
 
 __all__ = ["check_counting_factory", "check_refusing_factory"]
 
-_GLOBAL_HINT = (
-    "Keep what one server knows on self, the factory instance (create it in __init__), "
-    "not in a global list or on the class: two servers in one process would share it."
+_SHARED_HINT = (
+    "Keep what one server knows on self, the factory instance (create it in __init__), not in a global or "
+    "in a class attribute such as clients = [] on the class: two servers in one process would share it."
 )
 
 
 def _welcome(n: int) -> bytes:
-    return WELCOME.format(n=n).encode("utf-8") + b"\n"
+    return WELCOME.format(n=n).encode("utf-8")
+
+
+def _holds_exactly(factory, protocols) -> bool:
+    """*factory*.clients holds exactly *protocols* (as a set, a list, or a
+    dict keyed by them or holding them as values)."""
+    held = factory.clients
+    views = [list(held.keys()), list(held.values())] if isinstance(held, Mapping) else [list(held)]
+    return any(len(view) == len(protocols) and all(any(p is q for q in view) for p in protocols) for view in views)
+
+
+def _expect_state(factory, connected, when: str) -> None:
+    """*factory*'s numProtocols and clients are exactly the *connected* clients'."""
+    protocols = [c.protocol for c in connected]
+    count = factory.numProtocols
+    expect(count == len(protocols), f"{when}: numProtocols == {count!r}, not {len(protocols)}")
+    expect(_holds_exactly(factory, protocols),
+           f"{when}: factory.clients holds {len(factory.clients)} entries, not exactly the {len(protocols)} "
+           f"connected protocols")
+
+
+# --- the counting factory ------------------------------------------------------------
+
+
+def _welcomes_each_with_its_number(trial) -> None:
+    clients = trial.clients(3)
+    got = [lines_in(c.received) for c in clients]
+    seen = "; ".join(f"{c.name} received {show(c.received)}" for c in clients)
+    expect(got != [[_welcome(0)]] * 3, seen,
+           "To begin: in connectionMade, count the newcomer on the factory (self.factory is the factory) and "
+           "remember it in self.factory.clients; then welcome it with WELCOME.format(n=...) and that count.")
+    expect(got != [[_welcome(n)] for n in range(3)], seen,
+           "The newcomer counts too: add it to numProtocols before writing the welcome.")
+    expect(got == [[_welcome(n)] for n in (1, 2, 3)] and all(c.received.endswith(b"\n") for c in clients), seen)
+
+
+def _follows_comings_and_goings(trial) -> None:
+    factory = trial.make_factory()
+    _expect_state(factory, [], "a new factory")
+    room = trial.room(factory)
+    one, two, three = trial.clients(3, room)
+    _expect_state(factory, [one, two, three], "after 3 clients connected")
+    one.close()
+    _expect_state(factory, [two, three], "after client 1 closed its connection")
+    two.abort()
+    _expect_state(factory, [three], "after client 2's connection was reset")
+
+
+def _welcomes_with_the_count_now(trial) -> None:
+    room = trial.room()
+    one, two, three = trial.clients(3, room)
+    one.close()
+    two.abort()
+    four, wanted = room.connect(), _welcome(2) + b"\n"
+    expect(lines_in(four.received) == [_welcome(2)],
+           f"after client 1 closed and client 2 was reset, client 4 received {show(four.received)}, "
+           f"not {show(wanted)}")
+
+
+def _two_servers_count_apart(trial) -> None:
+    first, second = trial.make_factory(), trial.make_factory()
+    a, b = trial.clients(2, trial.room(first))
+    (c,) = trial.clients(1, trial.room(second))
+    _expect_state(first, [a, b], "on server 1 (2 clients), with server 2 running beside it")
+    _expect_state(second, [c], "on server 2 (1 client), with server 1 running beside it")
+
+
+COUNTING_FACTORY = [
+    Case("each client is welcomed with its number, in the blog's words, in UTF-8",
+         "In connectionMade, count the client first, then write WELCOME.format(n=...) encoded as UTF-8 bytes, "
+         "ending in b'\\n'. A protocol reaches its factory as self.factory.",
+         _welcomes_each_with_its_number, first=True),
+    Case("numProtocols and clients follow connections as they come and go",
+         "Count up and remember the client in connectionMade. connectionLost is called however a connection "
+         "ends, closed or reset: that is where a client is forgotten and the count goes down.",
+         _follows_comings_and_goings),
+    Case("two servers keep separate counts and clients", _SHARED_HINT, _two_servers_count_apart),
+    Case("a newcomer is welcomed with the number of clients connected now",
+         "n is how many are connected now, the newcomer included: numProtocols, which goes down when "
+         "someone leaves, not a number that only goes up.",
+         _welcomes_with_the_count_now),
+]
 
 
 def check_counting_factory(factory_class) -> Report:
     """Check a factory with ``numProtocols`` and ``clients`` kept up to date,
     whose protocol writes ``WELCOME.format(n=numProtocols)`` in UTF-8 and a
-    b"\\n" to each new client."""
-    report = Report(f"{_name(factory_class)}: a factory that counts its clients")
-    with report.step(
-        "a new factory starts with numProtocols == 0 and no clients",
-        hint="State that belongs to the whole server lives on the factory: create numProtocols and "
-             "clients in the factory's __init__.",
-    ):
-        with _learner_code():
-            factory = factory_class()
-            count, clients = factory.numProtocols, len(factory.clients)
-        expect(count == 0 and clients == 0,
-               f"a new factory has numProtocols == {count!r} and {clients} clients")
-    with report.step(
-        "each client is welcomed with its number, in UTF-8",
-        hint="In connectionMade, count the client first, then write WELCOME.format(n=...) encoded as "
-             "UTF-8 bytes, ending in b'\\n'. A protocol reaches its factory as self.factory.",
-    ):
-        with _learner_code():
-            room = MemoryRoom(factory_class())
-            clients = [room.connect() for _ in range(3)]
-        _close_quietly(room)
-        for number, client in enumerate(clients, 1):
-            expect(client.received == _welcome(number),
-                   f"{client.name} received {_show(client.received)}, not {_show(_welcome(number))}")
-    with report.step(
-        "numProtocols and clients follow connections as they come and go",
-        hint="Count up and remember the client in connectionMade. connectionLost is called however a "
-             "connection ends, cleanly or not: that is where a client is forgotten and the count goes down.",
-    ):
-        with _learner_code():
-            factory = factory_class()
-            room = MemoryRoom(factory)
-            one, two, three = room.connect(), room.connect(), room.connect()
-        _expect_state(factory, [one, two, three], "after 3 clients connected")
-        with _learner_code():
-            one.close()
-        _expect_state(factory, [two, three], "after client 1 closed its connection")
-        with _learner_code():
-            two.abort()
-        _expect_state(factory, [three], "after client 2's connection was reset")
-        _close_quietly(room)
-    with report.step("two servers keep separate counts and clients", hint=_GLOBAL_HINT):
-        with _learner_code():
-            first, second = factory_class(), factory_class()
-            room1, room2 = MemoryRoom(first), MemoryRoom(second)
-            a, b = room1.connect(), room1.connect()
-            c = room2.connect()
-        _expect_state(first, [a, b], "on server 1 (2 clients), with server 2 running beside it")
-        _expect_state(second, [c], "on server 2 (1 client), with server 1 running beside it")
-    return report
+    line end to each new client."""
+    title = f"{getattr(factory_class, '__name__', 'CountingFactory')}: a factory that counts its clients"
+    return run_cases(title, COUNTING_FACTORY, factory_class, factory_class,
+                     "check_counting_factory(CountingFactory)")
 
 
-def _close_quietly(room) -> None:
-    """Stop a room so that its clients do not linger in a learner's global
-    list into the next check; errors here belong to no check."""
-    room.raise_errors = False
-    room.close()
+# --- the refusing factory ----------------------------------------------------------------
 
 
-def _expect_state(factory, connected, when: str) -> None:
-    protocols = [c.protocol for c in connected]
-    count = factory.numProtocols
-    expect(count == len(protocols), f"{when}: numProtocols == {count!r}, not {len(protocols)}")
-    held = list(factory.clients)
-    same = len(held) == len(protocols) and all(any(p is q for q in held) for p in protocols)
-    expect(same, f"{when}: factory.clients holds {len(held)} protocols, not exactly the {len(protocols)} connected")
+_RETURN_HINT = ("buildProtocol must return a protocol for each connection it lets in: super().buildProtocol(addr) "
+                "builds one and sets its .factory.")
+
+
+def _full(trial, room, where: str = "", hint: str = _RETURN_HINT) -> list:
+    """Three clients let into *room*, and a fourth closed at once; *hint*
+    is the hint when fewer than three get in."""
+    three = trial.clients(3, room)
+    shut = [c.name for c in three if not c.connected]
+    expect(not shut, f"{where}{', '.join(shut)} closed at once, with fewer than 3 connected", hint)
+    expect(not room.connect().connected, f"{where}a fourth client got in while three were connected")
+    return three
+
+
+def _refuses_a_fourth(trial) -> None:
+    room = trial.room()
+    three = trial.clients(3, room)
+    expect(all(c.connected for c in three), f"of 3 clients, {sum(c.connected for c in three)} got in", _RETURN_HINT)
+    fourth, fifth = room.connect(), room.connect()
+    expect(not (fourth.connected and not fifth.connected), "the fourth client got in; the fifth was closed at once",
+           "Three connected means full: compare so that the fourth is turned away (>= 3, not > 3).")
+    expect(not fourth.connected, "a fourth client got in while three were connected",
+           "To begin: in buildProtocol, return None while three clients are connected: Twisted then closes "
+           "that connection at once (the client connects, then reads end-of-file). The count is on the factory.")
+
+
+def _lets_in_after_a_leave(trial) -> None:
+    room = trial.room()
+    one, two, _ = trial.clients(3, room)
+    one.close()
+    expect(room.connect().connected, "client 1 closed its connection, then a new client was closed at once")
+    two.abort()
+    expect(room.connect().connected, "client 2's connection was reset, then a new client was closed at once")
+    expect(not room.connect().connected, "three were connected again, and yet one more got in")
+
+
+def _refused_take_no_place(trial) -> None:
+    room = trial.room()
+    one, *_ = _full(trial, room)
+    expect(not room.connect().connected, "a fifth client got in while three were connected")
+    one.close()
+    expect(room.connect().connected,
+           "3 clients in, 2 closed at once, then client 1 left: the next client was closed at once too")
+
+
+def _two_servers_apart(trial) -> None:
+    _full(trial, trial.room(), "server 1: ")
+    _full(trial, trial.room(), "server 2, with server 1 full beside it: ", _SHARED_HINT)
+
+
+REFUSING_FACTORY = [
+    Case("a fourth client is closed at once while three are connected",
+         "Returning None from buildProtocol makes Twisted close that connection at once. The factory must know "
+         "how many clients are connected now.",
+         _refuses_a_fourth, first=True),
+    Case("when one leaves, closed or reset, a new client gets in",
+         "Count down when a connection ends (in connectionLost, which runs however it ends), so that its place "
+         "is free again.",
+         _lets_in_after_a_leave),
+    Case("a connection closed at once takes no place",
+         "A connection turned away never gets a protocol, so it never gets connectionLost either: count only "
+         "the connections you let in (in connectionMade), not every call to buildProtocol.",
+         _refused_take_no_place),
+    Case("two servers each let three in", _SHARED_HINT, _two_servers_apart),
+]
 
 
 def check_refusing_factory(factory_class) -> Report:
-    """Check a factory that accepts at most three connected clients at a time."""
-    report = Report(f"{_name(factory_class)}: a factory that refuses a fourth client")
-    with report.step(
-        "three clients are let in",
-        hint="buildProtocol must return a protocol for each connection it accepts: "
-             "super().buildProtocol(addr) builds self.protocol() and sets its .factory.",
-    ):
-        with _learner_code():
-            room = MemoryRoom(factory_class())
-            clients = [room.connect() for _ in range(3)]
-        refused = [c.name for c in clients if c.refused]
-        expect(not refused, f"refused: {', '.join(refused)}")
-    with report.step(
-        "a fourth is refused while three are connected",
-        hint="Returning None from buildProtocol refuses a connection. The factory must know how many "
-             "clients are connected now.",
-    ):
-        with _learner_code():
-            room = MemoryRoom(factory_class())
-            for _ in range(3):
-                room.connect()
-            fourth = room.connect()
-        expect(fourth.refused, "the fourth client was let in")
-    with report.step(
-        "when one leaves, a new client gets in",
-        hint="Count down when a connection ends (in connectionLost, which runs however it ends), "
-             "so that its place is free again.",
-    ):
-        with _learner_code():
-            room = MemoryRoom(factory_class())
-            one, two, _ = room.connect(), room.connect(), room.connect()
-            one.close()
-            after_close = room.connect()
-            two.abort()
-            after_abort = room.connect()
-        expect(not after_close.refused, "client 1 closed its connection, then a new client was refused")
-        expect(not after_abort.refused, "client 2's connection was reset, then a new client was refused")
-    with report.step(
-        "a refused connection does not take a place",
-        hint="A refused connection never gets a protocol, so it never gets connectionLost either: "
-             "count only the connections you accept (in connectionMade).",
-    ):
-        with _learner_code():
-            room = MemoryRoom(factory_class())
-            one = room.connect()
-            room.connect(), room.connect()
-            room.connect(), room.connect()  # both refused
-            one.close()
-            newcomer = room.connect()
-        expect(not newcomer.refused,
-               "3 clients in, 2 refused, client 1 left: the next client was refused")
-    with report.step("two servers each let three in", hint=_GLOBAL_HINT):
-        with _learner_code():
-            room1, room2 = MemoryRoom(factory_class()), MemoryRoom(factory_class())
-            for _ in range(3):
-                room1.connect()
-            theirs = [room2.connect() for _ in range(3)]
-        refused = sum(c.refused for c in theirs)
-        expect(not refused, f"server 1 had 3 clients; server 2 refused {refused} of its first 3")
-    return report
+    """Check a factory that lets at most three clients be connected at a time."""
+    title = f"{getattr(factory_class, '__name__', 'AtMostThree')}: a factory that turns away a fourth client"
+    return run_cases(title, REFUSING_FACTORY, factory_class, factory_class, "check_refusing_factory(AtMostThree)")

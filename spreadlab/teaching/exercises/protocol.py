@@ -1,28 +1,19 @@
 """Checkers for lesson 02, Protocol.
 
 - `check_shouting_echo`: an echo that answers in upper case, whatever the
-  chunking and whatever the text (the seed's Chinese welcome included);
+  chunking and whatever the text (the seed's Chinese welcome included); it
+  may answer each chunk as it arrives or each line when it is complete;
 - `check_line_counter`: a protocol that answers each complete line with how
   many lines its connection has sent so far, however the stream is cut.
 
-Each runs the learner's class in a `MemoryRoom` and returns a `Report`; a
-checker never raises because of the learner's code.
-
-The small helpers at the bottom are shared with the factory and transport
-checkers.
+Each is a table of cases (see `cases`) run on the learner's class in memory
+rooms; an answer may end its lines with ``\\n`` or ``\\r\\n``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import traceback
-
-from twisted.internet.protocol import Factory
-
-from ...rooms.memory import MemoryRoom
-from ...rooms.trace import show_bytes
-from .report import Miss, Report, expect
+from .cases import Case, lines_in, protocol_factory, run_cases, show
+from .report import Report, expect
 
 __all__ = ["check_shouting_echo", "check_line_counter"]
 
@@ -30,159 +21,200 @@ __all__ = ["check_shouting_echo", "check_line_counter"]
 CHINESE = "欢迎来到Spread Site"
 
 
+def _answered(client, sent: bytes, wanted: list[bytes], how: str = "whole", hint: str = "") -> None:
+    """*client* sent *sent* (cut as *how* says) and must have received the
+    lines *wanted*, with nothing after them."""
+    got = client.received
+    expect(lines_in(got) == wanted and got.endswith(b"\n"),
+           f"the client sent {show(sent)} ({how}) and received {show(got)}", hint)
+
+
+def _counted(client, sent: bytes, wanted: list[bytes], how: str = "whole", hint: str = "") -> None:
+    """As `_answered`, for a new connection's count; answers that go on from
+    other connections' lines (2, 3, 4 for its first three) are told so."""
+    got = lines_in(client.received)
+    numbers = [int(line) for line in got if line.isdigit()]
+    carried = (len(numbers) == len(got) == len(wanted) and numbers[0] > 1
+               and numbers == list(range(numbers[0], numbers[0] + len(numbers))))
+    expect(not carried,
+           f"the client, newly connected, sent {show(sent)} ({how}) and received {show(client.received)}",
+           "A new connection's count starts at 1: this one went on from other connections' lines. Keep the count "
+           "on self (start it in connectionMade), not on the class or in a global, which every connection shares.")
+    _answered(client, sent, wanted, how, hint)
+
+
+def _send_interleaved(one, two, first: bytes, second: bytes) -> None:
+    """Two clients each send a line in two halves, their halves interleaved."""
+    one.send(first[:3])
+    two.send(second[:3])
+    one.send(first[3:])
+    two.send(second[3:])
+
+
+# --- the shouting echo -------------------------------------------------------------
+
+
+def _shouts_a_line(trial) -> None:
+    (client,) = trial.clients(1)
+    client.send(b"hello\n")
+    got = client.received
+    expect(got != b"hello\n", "the client sent b'hello\\n' and got it back unchanged",
+           "To begin: the starting point writes back what it receives as it is; upper-case it before writing. "
+           "dataReceived is given bytes, and bytes have many of str's text methods.")
+    expect(got, "the client sent b'hello\\n' and received nothing",
+           "Nothing came back: write the answer with self.transport.write. With LineReceiver, set "
+           "delimiter = b'\\n': its default, b'\\r\\n', never ends a line sent by nc.")
+    expect(got.upper() == got or got.rstrip(b"\r\n").upper() != b"HELLO",
+           f"the client sent b'hello\\n' and received {show(got)}",
+           "Upper case means every letter: .title() and .capitalize() change only first letters.")
+    expect(not got.startswith(b"HELLO\n") or got == b"HELLO\n", f"the client sent b'hello\\n' and received {show(got)}",
+           "Write back what arrived, upper-cased, and nothing more: it already holds its line end, and one more "
+           "gives the client an empty line.")
+    _answered(client, b"hello\n", [b"HELLO"],
+              hint="" if got.endswith(b"\n") else "Write back everything that arrived, the line end b'\\n' included.")
+
+
+def _shouts_bytes_one_at_a_time(trial) -> None:
+    (client,) = trial.clients(1)
+    client.send(b"spread site\n", chunks="bytes")
+    _answered(client, b"spread site\n", [b"SPREAD SITE"], how="one byte at a time")
+
+
+def _shouts_merged_lines(trial) -> None:
+    (client,) = trial.clients(1)
+    client.send(b"one\n", b"two\n")
+    _answered(client, b"one\ntwo\n", [b"ONE", b"TWO"], how="in one chunk")
+
+
+def _shouts_chinese_cut_in_two(trial) -> None:
+    (client,) = trial.clients(1)
+    sent = (CHINESE + "\n").encode("utf-8")
+    client.send(sent, chunks="split-utf8")
+    _answered(client, sent, [CHINESE.upper().encode("utf-8")], how="in two chunks, cut inside 欢")
+
+
+def _shouts_to_each_its_own(trial) -> None:
+    one, two = trial.clients(2)
+    _send_interleaved(one, two, b"hello\n", b"world\n")
+    expect(lines_in(one.received) == [b"HELLO"] and lines_in(two.received) == [b"WORLD"],
+           f"client 1 sent b'hello\\n' and client 2 b'world\\n', each in two halves, interleaved; client 1 "
+           f"received {show(one.received)}, client 2 received {show(two.received)}")
+
+
+SHOUTING_ECHO = [
+    Case("hello comes back as HELLO",
+         "dataReceived is given bytes, and transport.write takes bytes: change the letters without leaving bytes.",
+         _shouts_a_line, first=True),
+    Case("a line sent one byte at a time comes back whole, in upper case",
+         "TCP is a stream: a line can reach dataReceived in any number of pieces. Answer each piece as it "
+         "arrives, or collect the pieces until the line end; never assume one call is one line.",
+         _shouts_bytes_one_at_a_time),
+    Case("two lines in one chunk both come back",
+         "TCP is a stream: one dataReceived call can carry several lines. Answer everything that arrived.",
+         _shouts_merged_lines),
+    Case("Chinese text cut inside a character comes back whole",
+         "A UTF-8 character is 1 to 4 bytes and a chunk may end inside one, so decoding a chunk on its own "
+         "breaks it (an error, or a character lost). Stay in bytes (bytes.upper changes only a-z), or decode "
+         "only whole lines.",
+         _shouts_chinese_cut_in_two),
+    Case("two clients at once: each hears its own line, even when their pieces interleave",
+         "Twisted builds one Protocol instance per connection: keep anything you collect on self (set it "
+         "in connectionMade), not on the class or in a global, and answer through self.transport only.",
+         _shouts_to_each_its_own),
+]
+
+
 def check_shouting_echo(protocol_class) -> Report:
-    """Check a Protocol that writes back every byte it receives, upper-cased."""
-    report = Report(f"{_name(protocol_class)}: an echo that shouts")
-    with report.step(
-        "a line comes back in upper case",
-        hint="dataReceived is given bytes, and transport.write takes bytes, never str: change the letters "
-             "without leaving bytes (bytes have many of str's text methods).",
-    ):
-        with _learner_code():
-            room, client = _room_with_client(protocol_class)
-            client.send(b"hello\n")
-        _expect_received(client, b"HELLO\n", sent=b"hello\n")
-    with report.step(
-        "every chunk is answered, even one byte at a time",
-        hint="TCP is a stream: the same bytes may reach dataReceived in any number of calls. "
-             "Answer each chunk as it comes; do not wait for a whole message.",
-    ):
-        with _learner_code():
-            room, client = _room_with_client(protocol_class)
-            client.send(b"spread site\n", chunks="bytes")
-        _expect_received(client, b"SPREAD SITE\n", sent=b"spread site\n", how="one byte at a time")
-    with report.step(
-        "Chinese text cut inside a character still comes back whole",
-        hint="A UTF-8 character is 1 to 4 bytes and a chunk may end inside one, so decoding a chunk on "
-             "its own can fail. Stay in bytes: changing the case of bytes touches only a-z and leaves "
-             "every other byte alone.",
-    ):
-        sent = (CHINESE + "\n").encode("utf-8")
-        with _learner_code():
-            room, client = _room_with_client(protocol_class)
-            client.send(sent, chunks="split-utf8")
-        _expect_received(client, (CHINESE.upper() + "\n").encode("utf-8"), sent=sent,
-                         how="in two chunks, cut inside 欢")
-    with report.step(
-        "each client hears only its own echo",
-        hint="Twisted builds one Protocol instance per connection, each with its own self.transport: "
-             "answer through that one.",
-    ):
-        with _learner_code():
-            room = _room(protocol_class)
-            one, two = room.connect(), room.connect()
-            one.send(b"hi\n")
-        expect(one.received and two.received == b"",
-               f"client 1 sent b'hi\\n'; client 1 received {one.received!r}, client 2 received {two.received!r}")
-    return report
+    """Check a Protocol that writes back what it receives, upper-cased
+    (each chunk as it arrives, or each line when complete)."""
+    title = f"{getattr(protocol_class, '__name__', 'ShoutingEcho')}: an echo that shouts"
+    return run_cases(title, SHOUTING_ECHO, protocol_class, protocol_factory(protocol_class),
+                     "check_shouting_echo(ShoutingEcho)")
+
+
+# --- the line counter ------------------------------------------------------------------
+
+
+def _counts_one_line(trial) -> None:
+    (client,) = trial.clients(1)
+    client.send(b"hello\n")
+    expect(client.received, "the client sent b'hello\\n' and received nothing",
+           "To begin: in dataReceived, count the line ends (b'\\n') that arrived and write the count so far, "
+           "as bytes (b'%d\\n' % n), once per line. With LineReceiver, set delimiter = b'\\n'.")
+    _counted(client, b"hello\n", [b"1"])
+
+
+def _counts_merged_lines(trial) -> None:
+    (client,) = trial.clients(1)
+    client.send(b"a\n", b"b\n", b"c\n")
+    got = lines_in(client.received)
+    calls = "one dataReceived call can carry several lines: answer each line in it, not each call."
+    _counted(client, b"a\nb\nc\n", [b"1", b"2", b"3"], how="in one chunk",
+              hint=f"TCP is a stream: {calls}" if len(got) == 1 else "")
+
+
+def _counts_a_line_in_pieces(trial) -> None:
+    (client,) = trial.clients(1)
+    client.send(b"hel")
+    expect(not client.received, f"the client sent b'hel' (no line end yet) and received {show(client.received)}",
+           "A piece of a line is not a line: answer only when a line end arrives.")
+    client.send(b"lo\n", chunks="bytes")
+    _counted(client, b"hel", [b"1"], how="then b'lo\\n' one byte at a time")
+
+
+def _counts_a_chinese_line_cut_in_two(trial) -> None:
+    (client,) = trial.clients(1)
+    sent = (CHINESE + "\n").encode("utf-8")
+    client.send(sent, chunks="split-utf8")
+    _counted(client, sent, [b"1"], how="in two chunks, cut inside 欢")
+
+
+def _counts_telnet_lines(trial) -> None:
+    (client,) = trial.clients(1)
+    client.send(b"one\r\ntwo\r\n", chunks=[4])
+    _counted(client, b"one\r\ntwo\r\n", [b"1", b"2"], how="cut between a \\r and its \\n")
+
+
+def _counts_per_connection(trial) -> None:
+    one, two = trial.clients(2)
+    one.send(b"a\nb\n")
+    two.send(b"c\n")
+    one.send(b"d\n")
+    expect(lines_in(two.received) == [b"1"] and lines_in(one.received) == [b"1", b"2", b"3"],
+           f"client 1 sent two lines, client 2 one, client 1 one more: client 1 received {show(one.received)}, "
+           f"client 2 received {show(two.received)}")
+
+
+LINE_COUNTER = [
+    Case("one line sent whole is answered 1",
+         "dataReceived is given bytes: look for b'\\n' (bytes never equal str in Python 3), and write bytes.",
+         _counts_one_line, first=True),
+    Case("three lines in one chunk are answered 1, 2, 3",
+         "TCP is a stream, not messages: one dataReceived call can carry several lines. Count the line ends, "
+         "not the calls, and answer each line.",
+         _counts_merged_lines),
+    Case("a line cut into pieces is counted once, when its end arrives",
+         "One line can arrive in many dataReceived calls: a call is not a line. Only a line end ends a line.",
+         _counts_a_line_in_pieces),
+    Case("a Chinese line cut inside a character is counted",
+         "A chunk may end anywhere, even inside a UTF-8 character: the piece before the cut is not a line. "
+         "Count the b'\\n' bytes themselves (a line end is one byte, never cut), not chunks or their pieces.",
+         _counts_a_chinese_line_cut_in_two),
+    Case("telnet's \\r\\n is one line end, even cut between \\r and \\n",
+         "Only b'\\n' ends a line here; telnet's b'\\r\\n' is one line end. (splitlines() also splits at a "
+         "lone b'\\r', so it counts a line too many when a chunk ends between the two.)",
+         _counts_telnet_lines),
+    Case("each connection counts its own lines",
+         "Twisted builds one Protocol instance per connection: keep the count on self (start it in "
+         "connectionMade), not on the class or in a global, which every connection shares.",
+         _counts_per_connection),
+]
 
 
 def check_line_counter(protocol_class) -> Report:
     """Check a Protocol that answers each complete line (ending in b"\\n")
     with the number of lines its connection has sent so far: b"1\\n",
-    b"2\\n", ..."""
-    report = Report(f"{_name(protocol_class)}: a line counter")
-    with report.step(
-        "one line sent whole is counted",
-        hint="dataReceived is given bytes: look for b'\\n', not '\\n'. In Python 3 bytes never equal str, "
-             "and bytes methods refuse str arguments. What you write must be bytes too.",
-    ):
-        with _learner_code():
-            room, client = _room_with_client(protocol_class)
-            client.send(b"hello\n")
-        _expect_received(client, b"1\n", sent=b"hello\n")
-    with report.step(
-        "two lines merged into one chunk are both counted",
-        hint="TCP is a stream, not messages: one dataReceived call can carry several lines. "
-             "Count every line end in the chunk, not the calls.",
-    ):
-        with _learner_code():
-            room, client = _room_with_client(protocol_class)
-            client.send(b"hello\n", b"world\n")
-        _expect_received(client, b"1\n2\n", sent=b"hello\nworld\n", how="in one chunk")
-    with report.step(
-        "a line cut into one-byte chunks is counted once",
-        hint="One line can arrive in many dataReceived calls: a call is not a line. Only a line end ends a line.",
-    ):
-        with _learner_code():
-            room, client = _room_with_client(protocol_class)
-            client.send(b"hello\n", chunks="bytes")
-        _expect_received(client, b"1\n", sent=b"hello\n", how="one byte at a time")
-    with report.step(
-        "each connection counts its own lines",
-        hint="Twisted builds one Protocol instance per connection: keep the count on self "
-             "(start it in __init__ or connectionMade), not on the class or in a global.",
-    ):
-        with _learner_code():
-            room = _room(protocol_class)
-            one, two = room.connect(), room.connect()
-            one.send(b"a\nb\n")
-            two.send(b"c\n")
-        expect(two.received == b"1\n",
-               f"client 1 sent two lines, then client 2 sent one; client 2 received {two.received!r}")
-    return report
-
-
-# --- helpers shared by the lesson checkers -----------------------------------
-
-import twisted as _twisted  # noqa: E402
-import zope.interface as _zope  # noqa: E402
-
-import spreadlab as _spreadlab  # noqa: E402
-
-# Frames from these folders are not the learner's (Twisted, zope, spreadlab).
-_LIBRARY_DIRS = tuple(
-    os.path.dirname(os.path.abspath(path)) + os.sep
-    for path in (_twisted.__file__, _zope.__file__, _spreadlab.__file__)
-)
-
-
-def _name(cls) -> str:
-    return getattr(cls, "__name__", repr(cls))
-
-
-def _room(protocol_class) -> MemoryRoom:
-    """A room serving *protocol_class* through Twisted's own factory."""
-    return MemoryRoom(Factory.forProtocol(protocol_class))
-
-
-def _room_with_client(protocol_class):
-    room = _room(protocol_class)
-    return room, room.connect()
-
-
-def _show(data: bytes) -> str:
-    """bytes as a learner reads them: b'...' for ASCII, and UTF-8 text shown
-    as text (b"欢迎\\n") rather than as escapes."""
-    if data.isascii():
-        return repr(data)
-    return 'b"' + show_bytes(data, limit=None).replace('"', '\\"') + '"'
-
-
-def _expect_received(client, wanted: bytes, *, sent: bytes, how: str = "whole") -> None:
-    expect(client.received == wanted,
-           f"the client sent {_show(sent)} ({how}) and received {_show(client.received)}, not {_show(wanted)}")
-
-
-def describe_error(error: BaseException) -> str:
-    """'your code raised TypeError: ... (line 7, in dataReceived)', naming the
-    deepest frame that is the learner's, not Twisted's or spreadlab's."""
-    frames = traceback.extract_tb(error.__traceback__)
-    theirs = [f for f in frames if not f.filename.startswith(_LIBRARY_DIRS)]
-    where = (theirs or frames or [None])[-1]
-    text = f"your code raised {type(error).__name__}: {error}"
-    if where is not None:
-        text += f" (line {where.lineno}, in {where.name})"
-    return text
-
-
-@contextlib.contextmanager
-def _learner_code():
-    """Turn an exception from the learner's code into a failed check whose
-    'seen' names the learner's own line."""
-    try:
-        yield
-    except Miss:
-        raise
-    except Exception as error:
-        raise Miss(describe_error(error)) from None
+    b"2\\n", ... (b"1\\r\\n" is as good)."""
+    title = f"{getattr(protocol_class, '__name__', 'LineCounter')}: a line counter"
+    return run_cases(title, LINE_COUNTER, protocol_class, protocol_factory(protocol_class),
+                     "check_line_counter(LineCounter)")

@@ -1,40 +1,73 @@
 """What a checker answers: which checks passed, and a hint for each that did not.
 
-A checker runs a learner's Protocol or Factory through scenarios in a
-`MemoryRoom` and fills a `Report`, one `step` per behaviour::
-
-    report = Report("An echo that shouts")
-    with report.step("a line comes back in upper case",
-                     hint="dataReceived gets bytes: bytes have .upper() too"):
-        client = room.connect()
-        client.send(b"hello\\n")
-        expect(client.received == b"HELLO\\n", f"the client received {client.received!r}")
-    return report
-
-A step fails when an `expect` inside it fails, or when the learner's code
-raises; the hint points at the concept, never at the answer.  A report is
-truthy when everything passed, prints as text, and shows as a coloured list
-in a notebook.  Everything from the learner's code is escaped before it
-reaches HTML.
+A checker runs a learner's Protocol or Factory through scenarios (see
+`cases`) and fills a `Report`, one `Result` per behaviour.  A check fails
+when an `expect` in its scenario fails, or when the learner's code raises;
+the hint points at the concept, never at the answer.  A report is truthy
+when everything passed, prints as text, and shows as a coloured list in a
+notebook.  Everything from the learner's code is escaped before it reaches
+HTML.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
-import traceback
+import os
 from dataclasses import dataclass
+
+import twisted as _twisted
+import zope.interface as _zope
 
 
 class Miss(Exception):
-    """A check did not hold; its message says what was seen instead."""
+    """A check did not hold; its message says what was seen instead, and
+    *hint* (when given) names the misconception that explains it, in place of
+    the check's general hint."""
+
+    def __init__(self, seen: str = "", hint: str = "") -> None:
+        super().__init__(seen)
+        self.hint = hint
 
 
-def expect(condition: object, seen: str = "") -> None:
-    """Fail the current step unless *condition* is true; *seen* describes
-    what happened instead, in the learner's terms."""
+def expect(condition: object, seen: str = "", hint: str = "") -> None:
+    """Fail the current check unless *condition* is true; *seen* describes
+    what happened instead, in the learner's terms; *hint*, when given, is the
+    hint for this particular way of failing."""
     if not condition:
-        raise Miss(seen)
+        raise Miss(seen, hint)
+
+
+# Frames from these folders are not the learner's (Twisted, zope, spreadlab).
+_SPREADLAB_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_LIBRARY_DIRS = tuple(
+    folder + os.sep
+    for folder in (os.path.dirname(os.path.abspath(_twisted.__file__)),
+                   os.path.dirname(os.path.abspath(_zope.__file__)), _SPREADLAB_DIR)
+)
+
+
+def describe_error(error: BaseException, frames=None) -> str:
+    """'your code raised TypeError: ... (line 7, in dataReceived)', naming the
+    deepest frame that is the learner's (a notebook cell's lines count from
+    the cell's top), not Twisted's or spreadlab's; when no frame is the
+    learner's, the method it inherits that raised.  *frames* are
+    (function, file, line) triples when the traceback is kept elsewhere
+    (a Twisted Failure)."""
+    if frames is None:
+        tb, frames = error.__traceback__, []
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            frames.append((code.co_name, code.co_filename, tb.tb_lineno))
+            tb = tb.tb_next
+    theirs = [f for f in frames if not os.path.abspath(f[1]).startswith(_LIBRARY_DIRS)]
+    what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if theirs:
+        name, _file, line = theirs[-1]
+        return f"your code raised {what} (line {line}, in {name})"
+    if frames:  # raised by a method the learner's class inherits and has not replaced
+        return f"{what} was raised in {frames[-1][0]}, a method your class inherits"
+    return f"your code raised {what}"
 
 
 @dataclass
@@ -49,7 +82,7 @@ class Result:
 
 
 class Report:
-    """The answer of one checker (see the module docstring)."""
+    """The answer of one checker: its title and one `Result` per check."""
 
     def __init__(self, title: str) -> None:
         self.title = title
@@ -57,15 +90,15 @@ class Report:
 
     @contextlib.contextmanager
     def step(self, what: str, hint: str):
-        """Check one behaviour; record it as passed unless the block fails."""
+        """Check one behaviour written as a block of code (for a checker that
+        is not a table of cases): recorded as passed unless an `expect` in the
+        block fails or the learner's code raises in it."""
         try:
             yield
         except Miss as miss:
-            self.results.append(Result(what, False, str(miss), hint))
-        except Exception as error:  # the learner's code raised
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            seen = f"your code raised {type(error).__name__}: {error} (line {where.lineno}, in {where.name})"
-            self.results.append(Result(what, False, seen, hint))
+            self.results.append(Result(what, False, str(miss), miss.hint or hint))
+        except Exception as error:
+            self.results.append(Result(what, False, describe_error(error), hint))
         else:
             self.results.append(Result(what, True))
 
@@ -79,14 +112,18 @@ class Report:
     def failed(self) -> list[Result]:
         return [r for r in self.results if not r.passed]
 
+    @property
+    def score(self) -> int:
+        """How many checks passed."""
+        return sum(r.passed for r in self.results)
+
     def __bool__(self) -> bool:
         return self.passed
 
     def summary(self) -> str:
-        good = sum(r.passed for r in self.results)
         if self.passed:
-            return f"{self.title}: all {good} checks passed. Well done!"
-        return f"{self.title}: {good} of {len(self.results)} checks passed."
+            return f"{self.title}: all {self.score} checks passed. Well done!"
+        return f"{self.title}: {self.score} of {len(self.results)} checks passed."
 
     def __str__(self) -> str:
         lines = [self.summary()]

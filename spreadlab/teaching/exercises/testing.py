@@ -17,19 +17,22 @@ A test is a function that takes the factory class to test and raises (an
 
 from __future__ import annotations
 
-import traceback
+import inspect
 
 from twisted.internet.error import ConnectionDone
 
 from ...servers.safety import printable_line
 from ...servers.spread import SpreadFactory, Spreader
-from .report import Report, expect
+from .cases import Case, run_table
+from .report import Report, Result, describe_error, expect
 
 __all__ = ["check_your_tests", "MUTANTS"]
 
 
 # --- the planted bugs ------------------------------------------------------------
-# Each maker returns a fresh factory class (fresh, so a shared list starts empty).
+# Each maker returns a fresh factory class (fresh, so a shared list starts empty),
+# a subclass of SpreadFactory; the checker disguises it (`_disguised`) before a
+# test sees it.
 
 
 def _echoes_the_sender():
@@ -103,47 +106,96 @@ MUTANTS = [
 ]
 
 
+def _disguised(factory_class) -> type:
+    """A fresh class that behaves as *factory_class*, named ``SpreadFactory``
+    (its protocol ``Spreader``) as the real server is, and that counts the
+    connections it builds a protocol for.  The correct server is given to the
+    tests disguised too, so that a test can tell servers apart only by what
+    they do, never by which class, or which name, it was given."""
+    protocol = type("Spreader", (factory_class.protocol,),
+                    {"__qualname__": "Spreader", "__module__": Spreader.__module__})
+
+    def buildProtocol(self, addr):
+        type(self).connections += 1
+        return super(disguised, self).buildProtocol(addr)
+
+    disguised = type("SpreadFactory", (factory_class,), {
+        "__qualname__": "SpreadFactory", "__module__": SpreadFactory.__module__,
+        "protocol": protocol, "buildProtocol": buildProtocol, "connections": 0})
+    return disguised
+
+
+_NO_PARAMETER = "it does not take the factory class to test as its one parameter: def test_...(factory_class):"
+
+
 def _run(test, factory_class) -> str | None:
     """Run one test; None if it passed, else what went wrong."""
     try:
+        inspect.signature(test).bind(factory_class)
+    except TypeError:
+        return _NO_PARAMETER
+    except ValueError:  # no signature to read (a builtin): let the call tell
+        pass
+    try:
         test(factory_class)
-    except AssertionError as error:
-        where = traceback.extract_tb(error.__traceback__)[-1]
-        return f"assert failed at line {where.lineno}: {error}" if str(error) else f"assert failed at line {where.lineno}"
     except Exception as error:
-        where = traceback.extract_tb(error.__traceback__)[-1]
-        return f"{type(error).__name__}: {error} (line {where.lineno}, in {where.name})"
+        described = describe_error(error)
+        if isinstance(error, AssertionError):
+            return described.replace("your code raised AssertionError: ", "an assert failed: ", 1).replace(
+                "an assert failed:  (", "an assert failed (", 1)
+        return described
     return None
+
+
+_UNEXERCISED_HINT = (
+    "None of your tests connected a client to the server it was given, so none can notice a bug: make the factory "
+    "from factory_class (not SpreadFactory itself), connect clients, send, and assert on what they receive. "
+    "Naming or identifying the class catches no bug.")
+
+
+def _on_the_correct_server(test) -> tuple[str | None, str, int]:
+    """Run *test* on the correct server (disguised): what went wrong (or
+    None), the hint for it when a particular one applies, and how many
+    connections the test made to the server it was given."""
+    server = _disguised(SpreadFactory)
+    problem, hint = _run(test, server), ""
+    if problem == _NO_PARAMETER:
+        hint = ("Each test takes the factory class to test as its parameter (pytest passes it from the fixture; "
+                "the checker passes the correct server, then each planted bug) and makes its factory from it.")
+    elif problem is not None and _run(test, SpreadFactory) is None:
+        problem = f"it passes only when given the class SpreadFactory itself ({problem})"
+        hint = ("A test must check what the server does, not which class it was given: a correct server can be any "
+                "class that behaves right. Connect clients, send, and assert on what they receive.")
+    return problem, hint, server.connections
+
+
+def _caught_by_some(tests, make, exercised: bool) -> None:
+    caught = [t for t in tests if _run(t, _disguised(make())) is not None]
+    expect(caught, "every test passed on that server: the bug went unnoticed", "" if exercised else _UNEXERCISED_HINT)
 
 
 def check_your_tests(*tests) -> Report:
     """Check your tests: pass the test functions (or one list of them).
 
-    Every test must pass on the correct Spread server
-    (``spreadlab.SpreadFactory``); for each planted bug in `MUTANTS`, at least
-    one test must fail."""
+    Every test must pass on the correct Spread server (``SpreadFactory``,
+    given as a class of its own that behaves as it does); for each planted
+    bug in `MUTANTS`, at least one test must fail."""
     if len(tests) == 1 and isinstance(tests[0], (list, tuple)):
         tests = tuple(tests[0])
-    report = Report("Your tests")
-    names = [getattr(t, "__name__", repr(t)) for t in tests]
-
-    with report.step("you gave at least one test function",
-                     hint="pass the functions themselves: check_your_tests(test_one, test_two)"):
-        expect(tests and all(callable(t) for t in tests), f"got {tests!r}")
-    if not report.passed:
+    if not tests or not all(callable(t) for t in tests):
+        report = Report("Your tests")
+        report.results.append(Result(
+            "you gave at least one test function", False, f"got {tests!r}",
+            "pass the functions themselves: check_your_tests(test_one, test_two)"))
         return report
-
-    for name, test in zip(names, tests):
-        with report.step(f"{name} passes on the correct server",
-                         hint="a test must pass on correct code: look at what the real server sends "
-                              "(a welcome line first, then 'client N: ...' lines), and compare bytes with bytes"):
-            problem = _run(test, SpreadFactory)
-            expect(problem is None, problem or "")
-    if not report.passed:
-        return report  # a test that fails on correct code would 'catch' every bug
-
-    for what, make, hint in MUTANTS:
-        with report.step(f"a test fails on a server that {what}", hint=hint):
-            caught = [n for n, t in zip(names, tests) if _run(t, make()) is not None]
-            expect(caught, "every test passed on that server: the bug went unnoticed")
-    return report
+    runs = [_on_the_correct_server(test) for test in tests]
+    exercised = any(connections for *_, connections in runs)
+    cases = [Case(f"{getattr(test, '__name__', repr(test))} passes on the correct server",
+                  "A test must pass on correct code: look at what the real server sends (a welcome line first, then "
+                  "'client N: ...' lines), and compare bytes with bytes, str with str.",
+                  lambda trial, problem=problem, hint=hint: expect(problem is None, problem or "", hint), first=True)
+             for test, (problem, hint, _connections) in zip(tests, runs)]
+    cases += [Case(f"a test fails on a server that {what}", hint,
+                   lambda trial, make=make: _caught_by_some(tests, make, exercised))
+              for what, make, hint in MUTANTS]
+    return run_table("Your tests", cases, make_factory=lambda: None)

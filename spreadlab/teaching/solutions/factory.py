@@ -36,5 +36,5 @@ class AtMostThree(CountingFactory):
 
     def buildProtocol(self, addr):
         if self.numProtocols >= 3:
-            return None  # refused: Twisted closes the connection
+            return None  # turned away: Twisted closes the connection at once
         return super().buildProtocol(addr)
