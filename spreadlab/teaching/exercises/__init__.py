@@ -24,3 +24,6 @@ for _module in (protocol, factory, transport, spread, testing):
         globals()[_name] = getattr(_module, _name)
         __all__.append(_name)
 del _module, _name
+
+from .client import check_visitor  # noqa: E402  (lesson 10, Clients)
+__all__.append("check_visitor")
