@@ -1,4 +1,4 @@
-"""A server program run as a process of its own, as a terminal would run it.
+"""Programs run as processes of their own, as a terminal would run them.
 
 ``python spread_server.py`` in JupyterLab's terminal is how a learner runs
 the server program that lesson 08 writes.  A notebook that must also run top
@@ -7,10 +7,12 @@ same from a cell: it starts the script with this Python, keeps everything it
 prints (its log), learns the port from Twisted's own log line
 (``SpreadFactory starting on 41234``), hands out `Terminal` clients (what
 ``nc`` would be), and stops it with Ctrl-C (SIGINT), as a terminal user would.
+`run_program` runs a program that ends by itself (a client, lesson 10) and
+returns what it printed.
 
 Nothing is left running: starting the same script with the same arguments
-again (running the cell again) stops the earlier process, and every process still running when the kernel (or the test run)
-exits is stopped then.
+again (running the cell again) stops the earlier process, and every process
+still running when the kernel (or the test run) exits is stopped then.
 
 Use it from one thread (the notebook's); it does not touch the reactor.
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from .terminal import Terminal
 
-__all__ = ["ServerProgram", "STARTING"]
+__all__ = ["ServerProgram", "run_program", "STARTING"]
 
 #: Twisted's log line when a port starts listening: ``<factory's logPrefix()> starting on <port>``
 #: (``twisted.internet.tcp.Port.startListening``).
@@ -187,6 +189,26 @@ class ServerProgram:
     def __repr__(self) -> str:
         state = f"listening on {self.host}:{self.port}" if self.running else f"exited ({self.process.returncode})"
         return f"<ServerProgram {self.script.name} pid {self.pid}, {state}>"
+
+
+def run_program(script: str | os.PathLike, *args: str, timeout: float = 30.0) -> str:
+    """Run ``python SCRIPT ARGS...`` to its end, as typed in a terminal, and
+    return what it printed.  ``RuntimeError`` with its output if it exits
+    with an error status, ``TimeoutError`` (after killing it) if it runs
+    longer than *timeout* seconds."""
+    script = Path(script).resolve()
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    try:
+        done = subprocess.run([sys.executable, str(script), *map(str, args)], cwd=script.parent, env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=timeout, preexec_fn=_as_from_a_terminal if os.name == "posix" else None)
+    except subprocess.TimeoutExpired as expired:
+        output = (expired.output or b"").decode("utf-8", errors="replace")
+        raise TimeoutError(f"{script.name} was still running after {timeout:g} s.  Its output:\n{output}") from None
+    output = done.stdout.decode("utf-8", errors="replace")
+    if done.returncode:
+        raise RuntimeError(f"{script.name} exited with status {done.returncode}.  Its output:\n{output}")
+    return output
 
 
 def _as_from_a_terminal() -> None:
