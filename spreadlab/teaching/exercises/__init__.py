@@ -27,3 +27,5 @@ del _module, _name
 
 from .client import check_visitor  # noqa: E402  (lesson 10, Clients)
 __all__.append("check_visitor")
+from .reactor import check_patient  # noqa: E402  (lesson 09, The reactor's rules)
+__all__.append("check_patient")
