@@ -210,3 +210,51 @@ def test_listen_and_connect_deferreds_errback_as_the_lesson_says():
     blocking_call(port.stopListening)
     with pytest.raises(ConnectionRefusedError):
         blocking_call(connectProtocol, TCP4ClientEndpoint(reactor, "127.0.0.1", number), Protocol())
+
+
+# --- the lesson itself, with the folded solution typed in ------------------------------------------
+
+LESSON = __import__("pathlib").Path(__file__).parent.parent / "notebooks" / "09-reactor-rules.ipynb"
+
+
+def test_the_lesson_measures_what_it_says(tmp_path):
+    """Lesson 09 run as a learner who typed the folded solution: the checker
+    passes, and the delays it prints are the ones its text explains."""
+    import re
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(LESSON, 4)
+    exercise = next(c for c in nb.cells if "exercise" in c.metadata.get("tags", []))
+    folded = next(c for c in nb.cells if c.cell_type == "markdown" and "<summary>Solution</summary>" in c.source)
+    exercise.source = re.search(r"```python\n(.*?)```", folded.source, re.S).group(1)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [out for c in nb.cells if c.cell_type == "code" for out in c.outputs]
+    printed = "\n".join(out.get("text", "") for out in outputs if out.output_type == "stream")
+    shown = "\n".join(out.get("data", {}).get("text/plain", "") for out in outputs if "data" in out)
+    assert "all 4 checks passed" in shown, shown
+    waits = [float(ms) for ms in re.findall(r"Carol waited ([\d.]+) ms", printed)]
+    assert len(waits) == 3, printed
+    normal, while_sleeping, while_in_a_thread = waits
+    assert normal < 500 and while_sleeping > 1500 and while_in_a_thread < 500, waits
+    assert "Alice's last lines: ['done', 'client 2: is anyone there?']" in printed
+    assert "Alice: alice: a fine name" in printed
+    assert "Carol: the server restarts in 5 minutes" in printed
+    assert "nothing yet\nhello, Alice" in printed
+    assert re.search(r"could not listen: Couldn't listen on 127.0.0.1:\d+: \[Errno 98\] Address already in use", printed)
+    assert re.search(r"connected\nrefused: Connection was refused by other side", printed), printed
+    assert re.search(r"listened on \d+ and connected to it", printed)
+
+
+def test_the_errback_example_in_the_text_prints_what_it_says(capsys):
+    import re
+
+    import nbformat
+
+    text = next(c.source for c in nbformat.read(LESSON, 4).cells
+                if c.cell_type == "markdown" and "d.errback(ValueError" in c.source)
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    promised = re.search(r"# prints: (.*)", code).group(1)
+    exec(code, {"Deferred": defer.Deferred})
+    assert capsys.readouterr().out.strip() == promised
