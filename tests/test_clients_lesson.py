@@ -6,8 +6,10 @@ TCP against the Spread server, so every answer here is also run on a network."""
 
 from __future__ import annotations
 
+import re
 import pytest
 from conftest import report_count
+from lesson_runs import run_lesson
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
 from twisted.protocols.basic import LineReceiver
@@ -291,26 +293,11 @@ def test_exported():
 
 # --- the lesson itself, with the folded solution typed in ------------------------------------------
 
-LESSON = __import__("pathlib").Path(__file__).parent.parent / "notebooks" / "10-clients.ipynb"
-
-
 def test_the_lesson_with_its_solution_sends_the_visitor_into_the_chat(tmp_path):
     """Lesson 10 run as a learner who typed the folded solution: the checker
     passes, and the live cell shows the visitor heard and leaving cleanly
     over real TCP."""
-    import re
-
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(LESSON, 4)
-    exercise = next(c for c in nb.cells if "exercise" in c.metadata.get("tags", []))
-    folded = next(c for c in nb.cells if c.cell_type == "markdown" and "<summary>Solution</summary>" in c.source)
-    exercise.source = re.search(r"```python\n(.*?)```", folded.source, re.S).group(1)
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [out for c in nb.cells if c.cell_type == "code" for out in c.outputs]
-    printed = "\n".join(out.get("text", "") for out in outputs if out.output_type == "stream")
-    shown = "\n".join(out.get("data", {}).get("text/plain", "") for out in outputs if "data" in out)
+    printed, shown = run_lesson("10-clients", tmp_path, solved=True)
     assert "Your Spread Site visitor: all 7 checks passed" in shown
     assert re.search(r"Bob hears: client \d+: 你好, I am new here", printed), printed
     assert "the visitor heard: ['client 1: welcome, visitor!']" in printed, printed

@@ -5,11 +5,13 @@ threads and Deferreds checked over real TCP."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
 import pytest
 from conftest import report_count
+from lesson_runs import run_lesson
 from twisted.internet import defer, task
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, serverFromString
 from twisted.internet.error import CannotListenError, ConnectionRefusedError
@@ -214,25 +216,10 @@ def test_listen_and_connect_deferreds_errback_as_the_lesson_says():
 
 # --- the lesson itself, with the folded solution typed in ------------------------------------------
 
-LESSON = __import__("pathlib").Path(__file__).parent.parent / "notebooks" / "09-reactor-rules.ipynb"
-
-
 def test_the_lesson_measures_what_it_says(tmp_path):
     """Lesson 09 run as a learner who typed the folded solution: the checker
     passes, and the delays it prints are the ones its text explains."""
-    import re
-
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(LESSON, 4)
-    exercise = next(c for c in nb.cells if "exercise" in c.metadata.get("tags", []))
-    folded = next(c for c in nb.cells if c.cell_type == "markdown" and "<summary>Solution</summary>" in c.source)
-    exercise.source = re.search(r"```python\n(.*?)```", folded.source, re.S).group(1)
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [out for c in nb.cells if c.cell_type == "code" for out in c.outputs]
-    printed = "\n".join(out.get("text", "") for out in outputs if out.output_type == "stream")
-    shown = "\n".join(out.get("data", {}).get("text/plain", "") for out in outputs if "data" in out)
+    printed, shown = run_lesson("09-reactor-rules", tmp_path, solved=True)
     assert "all 4 checks passed" in shown, shown
     waits = [float(ms) for ms in re.findall(r"Carol waited ([\d.]+) ms", printed)]
     assert len(waits) == 3, printed
@@ -248,11 +235,11 @@ def test_the_lesson_measures_what_it_says(tmp_path):
 
 
 def test_the_errback_example_in_the_text_prints_what_it_says(capsys):
-    import re
-
     import nbformat
 
-    text = next(c.source for c in nbformat.read(LESSON, 4).cells
+    from lesson_runs import NOTEBOOKS
+
+    text = next(c.source for c in nbformat.read(NOTEBOOKS / "09-reactor-rules.ipynb", 4).cells
                 if c.cell_type == "markdown" and "d.errback(ValueError" in c.source)
     code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
     promised = re.search(r"# prints: (.*)", code).group(1)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from lesson_runs import run_lesson
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 
@@ -166,12 +166,9 @@ def test_an_endpoint_without_interface_listens_on_every_interface():
 
 def test_the_lesson_runs_and_prints_what_it_says(tmp_path):
     """Lesson 08 executed in a fresh kernel: its numbers are Twisted's."""
-    nb = nbformat.read(LESSON, 4)
     work = tmp_path / "notebooks"
     work.mkdir()
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
-    printed = "\n".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
-                        for out in cell.outputs if out.output_type == "stream")
+    printed, _ = run_lesson("08-server-program", work)
     for claim in ["numPorts: 2  startFactory calls: 1",  # doStart: startFactory once for two ports
                   "numPorts: 1  stopFactory calls: 0",  # one port stopped: not yet
                   "client 1: still here after port A stopped listening",  # stopListening keeps clients
