@@ -165,10 +165,13 @@ def test_an_endpoint_without_interface_listens_on_every_interface():
 
 
 def test_the_lesson_runs_and_prints_what_it_says(tmp_path):
-    """Lesson 08 executed in a fresh kernel: its numbers are Twisted's."""
+    """Lesson 08 executed in a fresh kernel, with the optional exercise's
+    folded solution typed in: its numbers are Twisted's, and the checker
+    passes the solution."""
     work = tmp_path / "notebooks"
     work.mkdir()
-    printed, _ = run_lesson("08-server-program", work)
+    printed, shown = run_lesson("08-server-program", work, solved=True)
+    assert "spread_rooms.py: one server on every endpoint: all 6 checks passed" in shown, shown
     for claim in ["numPorts: 2  startFactory calls: 1",  # doStart: startFactory once for two ports
                   "numPorts: 1  stopFactory calls: 0",  # one port stopped: not yet
                   "client 1: still here after port A stopped listening",  # stopListening keeps clients
@@ -250,3 +253,123 @@ def test_a_terminal_reads_lines_cut_anywhere_and_sees_the_close():
         with pytest.raises(ConnectionError):
             terminal.read_line()
         terminal.close()
+
+
+# --- the optional exercise's checker, check_server_program ---------------------------------------
+
+SOLVED = Path(__file__).parent.parent / "spreadlab" / "teaching" / "solutions" / "spread_rooms.py"
+HEAD = '''import sys
+
+from twisted.internet import defer, endpoints, task
+from twisted.logger import globalLogBeginner, textFileLogObserver
+
+from spreadlab import SpreadFactory
+
+
+'''
+TAIL = '''
+
+if __name__ == "__main__":
+    task.react(main, sys.argv[1:])
+'''
+
+RIGHT = {
+    "awaits each": '''async def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    factory = SpreadFactory()
+    for w in where:
+        await endpoints.serverFromString(reactor, w).listen(factory)
+    await defer.Deferred()
+''',
+    "DeferredList": '''def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    factory = SpreadFactory()
+    ports = defer.DeferredList([endpoints.serverFromString(reactor, w).listen(factory) for w in where],
+                               fireOnOneErrback=True, consumeErrors=True)
+    forever = defer.Deferred()
+    return ports.addCallback(lambda results: forever)
+''',
+    "a chain of callbacks": '''def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    factory = SpreadFactory()
+    chain = defer.succeed(None)
+    for w in where:
+        chain.addCallback(lambda _, w=w: endpoints.serverFromString(reactor, w).listen(factory))
+    chain.addCallback(lambda _: defer.Deferred())
+    return chain
+''',
+}
+
+WRONG = {
+    # name: (main, a step that must fail, words its hint must contain)
+    "only the first endpoint (the starter)": ('''def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    factory = SpreadFactory()
+    listening = endpoints.serverFromString(reactor, where[0]).listen(factory)
+    return listening.addCallback(lambda port: defer.Deferred())
+''', "it listens on every endpoint given on its command line", "not only where[0]"),
+    "a factory per endpoint": ('''def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    listening = [endpoints.serverFromString(reactor, w).listen(SpreadFactory()) for w in where]
+    return defer.gatherResults(listening).addCallback(lambda ports: defer.Deferred())
+''', "one chat: a line typed on one port reaches a client of the other", "a factory is one server"),
+    "returns once listening": ('''def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    factory = SpreadFactory()
+    return defer.gatherResults([endpoints.serverFromString(reactor, w).listen(factory) for w in where])
+''', "it keeps serving once it listens", "react ends the program when main's Deferred fires"),
+    "ignores what listen() returns": ('''def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    factory = SpreadFactory()
+    for w in where:
+        endpoints.serverFromString(reactor, w).listen(factory)
+    return defer.Deferred()
+''', "a port it cannot get ends the program with an error (exit status 1)", "a Deferred nobody looks at"),
+}
+
+
+def test_the_solution_passes_the_checker():
+    from spreadlab.teaching.exercises import check_server_program
+
+    report = check_server_program(SOLVED)
+    assert report, str(report)
+    assert len(report.results) == 6
+
+
+@pytest.mark.parametrize("name", list(RIGHT))
+def test_right_programs_are_accepted(name, tmp_path, request):
+    from conftest import report_count
+    from spreadlab.teaching.exercises import check_server_program
+
+    script = tmp_path / "spread_rooms.py"
+    script.write_text(HEAD + RIGHT[name] + TAIL, encoding="utf-8")
+    report = check_server_program(script)
+    assert report, str(report)
+    report_count(request.config, "right answers accepted")
+
+
+@pytest.mark.parametrize("name", list(WRONG))
+def test_wrong_programs_are_rejected_with_the_misconception_named(name, tmp_path, request):
+    from conftest import report_count
+    from spreadlab.teaching.exercises import check_server_program
+
+    main, step, named = WRONG[name]
+    script = tmp_path / "spread_rooms.py"
+    script.write_text(HEAD + main + TAIL, encoding="utf-8")
+    report = check_server_program(script)
+    assert not report, f"{name} was accepted:\n{report}"
+    misses = {r.what: r.hint for r in report.failed}
+    assert step in misses, f"{name}: {step!r} passed:\n{report}"
+    assert named in misses[step], misses[step]
+    report_count(request.config, "wrong answers rejected")
+
+
+def test_the_starter_scores_zero_and_a_missing_script_says_what_to_do(tmp_path):
+    from spreadlab.teaching.exercises import check_server_program
+
+    script = tmp_path / "spread_rooms.py"
+    script.write_text(HEAD + WRONG["only the first endpoint (the starter)"][0] + TAIL, encoding="utf-8")
+    report = check_server_program(script)
+    assert sum(r.passed for r in report.results) == 0
+    missing = check_server_program(tmp_path / "nowhere.py")
+    assert not missing and "%%writefile" in missing.results[0].hint

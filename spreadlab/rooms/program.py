@@ -80,6 +80,14 @@ class ServerProgram:
         self.port = int(found["port"])
         self._shown = 0
 
+    def listening_ports(self, count: int, timeout: float | None = None) -> list[int]:
+        """Wait until the log says *count* ports are listening; return them
+        all, in order.  ``RuntimeError`` with the log if the program exits
+        first or *timeout* passes."""
+        found = self.wait_for(rf"(?s)(?:{STARTING.pattern}.*){{{count}}}", timeout,
+                              what=f"start listening on {count} ports")
+        return [int(m["port"]) for m in STARTING.finditer(found.string)]
+
     @property
     def pid(self) -> int:
         return self.process.pid

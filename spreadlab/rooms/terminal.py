@@ -41,7 +41,7 @@ class Terminal:
         return self
 
     def close(self) -> None:
-        """Hang up (Ctrl-D in ``nc``): a clean close, the server sees
+        """Hang up (quitting ``nc``): a clean close, the server sees
         ``ConnectionDone``."""
         self._socket.close()
 
