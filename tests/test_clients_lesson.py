@@ -304,3 +304,53 @@ def test_the_lesson_with_its_solution_sends_the_visitor_into_the_chat(tmp_path):
     assert "and left with: ConnectionDone" in printed, printed
     assert "ConnectionRefusedError: Connection was refused" in printed, printed
     assert re.search(r"Bob hears: client \d+: hello from a program", printed), printed
+
+
+def test_the_older_way_client_factory_and_connect_tcp_does_what_the_lesson_says():
+    """connectTCP returns a connector, not a Deferred; the ClientFactory builds
+    the protocol, hears clientConnectionLost when a connection ends and
+    clientConnectionFailed when nobody listens."""
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+    from twisted.internet.error import ConnectionDone, ConnectionRefusedError
+    from twisted.internet.interfaces import IConnector
+    from twisted.internet.protocol import ClientFactory
+
+    from spreadlab import LiveRoom, SpreadFactory, blocking_call
+
+    class Greeted(LineReceiver):
+        def __init__(self):
+            self.welcomed = Deferred()
+
+        def lineReceived(self, line):
+            self.transport.loseConnection()
+            self.welcomed.callback(line.decode("utf-8"))
+
+    class GreetedFactory(ClientFactory):
+        protocol = Greeted
+
+        def __init__(self):
+            self.ended = Deferred()
+
+        def buildProtocol(self, addr):
+            self.built = super().buildProtocol(addr)
+            return self.built
+
+        def clientConnectionFailed(self, connector, reason):
+            self.ended.callback(("failed", reason.value))
+
+        def clientConnectionLost(self, connector, reason):
+            self.ended.callback(("lost", reason.value))
+
+    with LiveRoom(SpreadFactory()) as room:
+        factory = GreetedFactory()
+        connector = blocking_call(reactor.connectTCP, room.host, room.port, factory)
+        assert IConnector.providedBy(connector)
+        how, why = blocking_call(lambda: factory.ended)
+        assert how == "lost" and isinstance(why, ConnectionDone)
+        assert factory.built.welcomed.called
+        port = room.port
+    refused = GreetedFactory()
+    blocking_call(reactor.connectTCP, "127.0.0.1", port, refused)
+    how, why = blocking_call(lambda: refused.ended)
+    assert how == "failed" and isinstance(why, ConnectionRefusedError)
