@@ -354,3 +354,22 @@ def test_the_older_way_client_factory_and_connect_tcp_does_what_the_lesson_says(
     blocking_call(reactor.connectTCP, "127.0.0.1", port, refused)
     how, why = blocking_call(lambda: refused.ended)
     assert how == "failed" and isinstance(why, ConnectionRefusedError)
+
+
+def test_connect_protocols_deferred_fires_once_connection_made_has_run():
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+
+    from spreadlab import LiveRoom, SpreadFactory, blocking_call
+
+    class Noting(Protocol):
+        made = False
+
+        def connectionMade(self):
+            self.made = True
+
+    with LiveRoom(SpreadFactory()) as room:
+        protocol = blocking_call(lambda: connectProtocol(TCP4ClientEndpoint(reactor, room.host, room.port), Noting())
+                                 .addCallback(lambda p: (p, p.made)))
+        assert protocol[1] is True
+        blocking_call(protocol[0].transport.loseConnection)

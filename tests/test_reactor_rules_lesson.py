@@ -245,3 +245,32 @@ def test_the_errback_example_in_the_text_prints_what_it_says(capsys):
     promised = re.search(r"# prints: (.*)", code).group(1)
     exec(code, {"Deferred": defer.Deferred})
     assert capsys.readouterr().out.strip() == promised
+
+
+def test_a_blocked_reactor_runs_no_timer_either():
+    """The lesson says a sleeping reactor "ran no timer, for anyone": a call
+    due in 0.1 s runs only once the sleep is over."""
+    from twisted.internet import reactor
+
+    start_reactor()
+    fired = threading.Event()
+    when = []
+
+    def block():
+        start = time.monotonic()
+        reactor.callLater(0.1, lambda: (when.append(time.monotonic() - start), fired.set()))
+        time.sleep(1.0)
+
+    blocking_call(block)
+    assert fired.wait(5)
+    assert when[0] >= 1.0, when
+
+
+def test_stop_listening_returns_a_deferred():
+    from twisted.internet import reactor
+
+    start_reactor()
+    port = blocking_call(serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen, SpreadFactory())
+    stopping = blocking_call(lambda: [port.stopListening()])[0]
+    assert isinstance(stopping, defer.Deferred)
+    blocking_call(lambda: stopping)
