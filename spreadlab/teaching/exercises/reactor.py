@@ -91,7 +91,7 @@ def _live(factory_class, seconds: float) -> None:
                 terminal.read_line()
             asked = time.monotonic()
             alice.type("/slow")
-            time.sleep(0.1)  # the server has it
+            time.sleep(0.2)  # the server has it (and, with time.sleep in lineReceived, is asleep)
             start = time.monotonic()
             bob.type("are you there?")
             line = carol.read_line()
