@@ -32,6 +32,7 @@ _LAZY = {
     "LiveRoom": "rooms.live", "LiveClient": "rooms.live",
     "start_reactor": "rooms.background", "blocking_call": "rooms.background",
     "submit": "rooms.background",
+    "ServerProgram": "rooms.program", "run_program": "rooms.program", "Terminal": "rooms.terminal",
     "quiz": "teaching.quiz",
 }
 #: Modules a lesson may import by their short name (``from spreadlab import seed``).
@@ -45,6 +46,7 @@ _MODULES = {
 __all__ = [
     "MemoryRoom", "MemoryClient", "cut",
     "LiveRoom", "LiveClient", "start_reactor", "blocking_call", "submit",
+    "ServerProgram", "run_program", "Terminal",
     "SpreadFactory", "Spreader", "WELCOME",
     "Trace", "Event",
     "Board", "Timeline", "show", "sequence_svg",

@@ -27,3 +27,10 @@ for _module in (protocol, factory, transport, spread, testing):
         globals()[_name] = getattr(_module, _name)
         __all__.append(_name)
 del _module, _name
+
+from .client import check_visitor  # noqa: E402  (lesson 10, Clients)
+__all__.append("check_visitor")
+from .reactor import check_patient  # noqa: E402  (lesson 09, The reactor's rules)
+__all__.append("check_patient")
+from .program import check_server_program  # noqa: E402  (lesson 08, A server program)
+__all__.append("check_server_program")

@@ -1,0 +1,107 @@
+"""Checker for lesson 09, The reactor's rules.
+
+- `check_patient`: a Spread server whose ``/slow`` command answers its
+  sender with the line ``done`` two seconds later, waiting with the
+  factory's clock (``self.factory.clock.callLater`` or ``task.deferLater``)
+  instead of ``time.sleep``: the reactor stays free for everyone else.
+
+Judged on behaviour: in memory rooms whose factory clock is a
+``twisted.internet.task.Clock`` the checker moves by hand (how long
+``lineReceived`` really takes is measured too), then over real TCP, where a
+third client's wait for a line is measured while ``/slow`` waits.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .report import Report, expect
+from .spread import _mark, _new_lines, _timed
+
+__all__ = ["check_patient"]
+
+#: Longer than this in one call of protocol code, and the reactor was held.
+HELD = 0.5
+
+
+def check_patient(factory_class, seconds: float = 2) -> Report:
+    """Check a server that answers ``/slow`` with ``done`` after *seconds*
+    without blocking the reactor: pass the factory class."""
+    report = Report(f"/slow, answered {seconds:g} s later without blocking")
+    sleep_hint = ("time.sleep holds the reactor's only thread: while it sleeps nobody is read, written to or "
+                  "timed. Schedule the answer instead: self.factory.clock.callLater(seconds, function, "
+                  "arguments...) returns at once")
+
+    with report.step("lineReceived returns at once: the reactor is free while /slow waits", hint=sleep_hint):
+        with _timed(factory_class) as room:
+            alice = room.connect()
+            start = time.monotonic()
+            alice.send(b"/slow\r\n")
+            took = time.monotonic() - start
+            expect(took < HELD, f"handling /slow held the reactor for {took:.1f} s")
+
+    with report.step(f"done arrives {seconds:g} s later on the factory's clock, not before",
+                     hint="take the clock from self.factory.clock (the reactor live, a Clock here), and give "
+                          "callLater the function and its arguments, not the result of calling it: "
+                          "callLater(2, self.sendLine, b'done'), not callLater(2, self.sendLine(b'done'))"):
+        with _timed(factory_class) as room:
+            alice = room.connect()
+            mark = _mark([alice])
+            alice.send(b"/slow\r\n")
+            early = _new_lines(alice, mark)
+            expect(not early, f"Alice received {early!r} at once, before any time had passed")
+            room.advance(seconds - 0.1)
+            early = _new_lines(alice, mark)
+            expect(not early, f"Alice received {early!r} after {seconds - 0.1:g} s")
+            room.advance(0.2)
+            got = _new_lines(alice, mark)
+            expect(got == ["done"], f"{seconds + 0.1:g} s later Alice has received {got!r}, not ['done']")
+
+    with report.step("meanwhile the others talk as usual, and /slow itself is not spread",
+                     hint="a command is answered, not spread: return after scheduling the answer; the answer "
+                          "goes to the sender only (self.sendLine), later"):
+        with _timed(factory_class) as room:
+            alice, bob, carol = room.connect(), room.connect(), room.connect()
+            mark = _mark([alice, carol])
+            alice.send(b"/slow\r\n")
+            bob.send(b"hi\r\n")
+            heard = _new_lines(carol, mark)
+            expect(heard and heard[0].endswith("hi") and len(heard) == 1,
+                   f"after Alice's /slow and Bob's hi, Carol received {heard!r}")
+            expect(_new_lines(alice, mark)[:1] != ["done"], "Alice was answered before the others could talk")
+
+    with report.step("over real TCP: Carol gets Bob's line at once while Alice's /slow waits",
+                     hint="with the checks above passing, this is the same live: nothing in lineReceived may "
+                          "wait; the reactor (self.factory.clock live) calls your function when it is time"):
+        _live(factory_class, seconds)
+
+    return report
+
+
+def _live(factory_class, seconds: float) -> None:
+    """The server on loopback, three terminal clients; measures what Carol
+    waits.  Notebook's thread."""
+    from ...rooms.live import LiveRoom
+    from ...rooms.terminal import Terminal
+
+    with LiveRoom(factory_class()) as room:
+        alice, bob, carol = (Terminal(room.host, room.port, timeout=seconds + 5) for _ in range(3))
+        try:
+            for terminal in (alice, bob, carol):
+                terminal.read_line()
+            asked = time.monotonic()
+            alice.type("/slow")
+            time.sleep(0.2)  # the server has it (and, with time.sleep in lineReceived, is asleep)
+            start = time.monotonic()
+            bob.type("are you there?")
+            line = carol.read_line()
+            waited = time.monotonic() - start
+            expect(waited < HELD, f"Carol waited {waited:.1f} s for Bob's line while /slow waited")
+            expect(line.endswith("are you there?"), f"Carol received {line!r}")
+            while (answer := alice.read_line()) != "done":
+                expect(not answer.endswith("/slow"), "Alice's /slow was spread")
+            after = time.monotonic() - asked
+            expect(seconds - 0.5 < after < seconds + 2, f"Alice got done after {after:.1f} s, not {seconds:g} s")
+        finally:
+            for terminal in (alice, bob, carol):
+                terminal.close()
