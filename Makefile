@@ -9,7 +9,7 @@ STAMP := $(VENV)/.spreadlab-installed
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test env clean slides bench
+.PHONY: lab test env clean slides bench lite
 
 env: $(STAMP)
 
@@ -30,6 +30,10 @@ test: $(STAMP)
 
 slides: $(STAMP)
 	$(BIN)/python -m spreadlab.publish.slides $(SLIDES_ARGS)
+
+# The browser edition (JupyterLite): build/lite/, a static site; see the README.
+lite: $(STAMP)
+	$(BIN)/python -m spreadlab.publish.lite $(LITE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
