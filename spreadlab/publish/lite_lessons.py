@@ -39,7 +39,7 @@ __all__ = ["Lesson", "NETWORK_NAMES", "classify", "browser_edition", "write_brow
 NETWORK_NAMES = frozenset({
     "LiveRoom", "LiveClient", "start_reactor", "blocking_call", "submit", "reactor",
     "serverFromString", "clientFromString", "listenTCP", "connectTCP",
-    "create_server", "open_connection", "create_connection", "socket", "subprocess",
+    "create_server", "start_server", "open_connection", "create_connection", "socket", "subprocess",
     "deferToThread", "callInThread", "Thread", "ThreadPoolExecutor",  # no threads in a tab
 })
 #: Cell magics that run a shell.
@@ -183,6 +183,8 @@ _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>spreadlab in the browser</title>
+<!-- JupyterLite's apps read this page's config (the site's root); no redirect to the app here -->
+<script id="jupyter-config-data" type="application/json" data-jupyter-lite-root=".">{{}}</script>
 <style>
 body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
