@@ -25,6 +25,7 @@ Plain Python, no kernel: the build calls it, and so can a test.
 from __future__ import annotations
 
 import ast
+import functools
 import html
 import json
 import zipfile
@@ -66,12 +67,17 @@ class Lesson:
         return self.source.name
 
 
-def _python(source: str) -> ast.AST | None:
-    """The cell's syntax tree, IPython syntax (magics, ``!cmd``) turned into Python."""
+@functools.lru_cache(maxsize=1)
+def _transformer():
     from IPython.core.inputtransformer2 import TransformerManager
 
+    return TransformerManager()
+
+
+def _python(source: str) -> ast.AST | None:
+    """The cell's syntax tree, IPython syntax (magics, ``!cmd``) turned into Python."""
     try:
-        return ast.parse(TransformerManager().transform_cell(source))
+        return ast.parse(_transformer().transform_cell(source))
     except SyntaxError:
         return None
 
