@@ -21,9 +21,10 @@ import sys
 __all__ = ["NEEDS_NETWORK_MESSAGE", "expect_error", "needs_network", "register"]
 
 NEEDS_NETWORK_MESSAGE = (
-    "This cell needs Twisted's reactor and real network connections, which a browser tab "
-    "does not have, so it is not run here. The in-memory cells around it work in the "
-    "browser; to run this one, open the lesson in JupyterLab (`make lab`, see the README)."
+    "This cell needs real network connections (Twisted's reactor, sockets, threads or a "
+    "shell), which a browser tab does not have, so it is not run here. The in-memory cells "
+    "around it work in the browser; to run this one, open the lesson in JupyterLab "
+    "(make lab, see the README)."
 )
 
 
