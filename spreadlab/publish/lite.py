@@ -13,8 +13,10 @@ host: JupyterLite's app, Pyodide's runtime and every wheel are files of the site
 How it is put together (the facts come from an experiment on the development machine,
 see the README's *Browser edition*):
 
-1. **Pyodide** (the version the Pyodide kernel pins,
-   ``jupyterlite_pyodide_kernel.constants.PYODIDE_VERSION``) from npm (``npm pack``):
+0. **The tools** (JupyterLite 0.8.6 and its Pyodide kernel, `BUILD_TOOLS`) in a virtual
+   environment of their own in the cache: next to JupyterLab, the kernel's labextension
+   breaks JupyterLab's pages.
+1. **Pyodide** (the version the Pyodide kernel pins, `PYODIDE_VERSION`) from npm (``npm pack``):
    the runtime only, no wheels.  It goes to ``<lite dir>/static/pyodide/``, where
    JupyterLite's build finds it and points the kernel at it (``pyodideUrl``) instead of
    the CDN.
@@ -33,7 +35,7 @@ see the README's *Browser edition*):
 5. ``jupyter lite build`` in a fresh working folder, every time: a stale doit
    database silently drops ``pyodideUrl`` and sends the kernel back to the CDN.
 
-Downloads (PyPI with pip, npm with ``npm pack``) happen only when something is not in
+Downloads (PyPI with pip, npm with ``npm pack``; the tools) happen only when something is not in
 the cache (``build/lite-cache/`` by default); a later build needs no network.  When
 something cannot be had, the build stops and says what is missing.
 """
@@ -62,13 +64,23 @@ from pathlib import Path
 
 from . import lite_lessons
 
-__all__ = ["LiteBuildError", "LiteSite", "build", "main", "KERNEL_PACKAGES", "BROWSER_REQUIRES"]
+__all__ = ["LiteBuildError", "LiteSite", "build", "main", "ensure_tools", "BUILD_TOOLS", "PYODIDE_VERSION",
+           "KERNEL_PACKAGES", "BROWSER_REQUIRES"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO_ROOT / "spreadlab"
 DEFAULT_NOTEBOOKS_DIR = Path("notebooks")
 DEFAULT_OUT = Path("build/lite")
 DEFAULT_CACHE = Path("build/lite-cache")
+
+#: The build's tools, installed by the build into a virtual environment of their own
+#: (``<cache>/tools``), never next to JupyterLab: there, the Pyodide kernel's labextension
+#: breaks every JupyterLab page ("Shared module @jupyterlite/services doesn't exist in
+#: shared scope default").  jupyter_server is needed by the build; jupyterlab_widgets
+#: (the widget manager, at the version installed here) is added by `ensure_tools`.
+BUILD_TOOLS = ("jupyterlite-core==0.8.6", "jupyterlite-pyodide-kernel==0.8.6", "jupyter_server>=2")
+#: The Pyodide that jupyterlite-pyodide-kernel 0.8.6 pins (checked against it at build time).
+PYODIDE_VERSION = "314.0.6"
 
 #: What the Pyodide kernel installs as it starts (from Pyodide's lock).
 KERNEL_PACKAGES = ("micropip", "packaging", "ipython", "jedi")
@@ -117,15 +129,26 @@ def _wheel_name(path: Path) -> tuple[str, str]:
     return _canonical(name), version
 
 
-def _pyodide_version() -> str:
-    try:
-        from jupyterlite_pyodide_kernel.constants import PYODIDE_VERSION
-    except ImportError as error:
-        raise LiteBuildError(
-            "the browser edition is built with JupyterLite, which is not installed here "
-            f"({error}).\nInstall the build's tools with: pip install -e '.[lite]'"
-        ) from None
-    return PYODIDE_VERSION
+def ensure_tools(cache: Path) -> Path:
+    """The Python of the build's tools environment (made, or remade when the pins
+    changed, with pip from PyPI); checks that its kernel pins `PYODIDE_VERSION`."""
+    venv = cache / "tools"
+    python = venv / "bin" / "python"
+    wanted = [*BUILD_TOOLS, f"jupyterlab_widgets=={_installed_version('jupyterlab_widgets')}"]
+    stamp = venv / ".spreadlab-tools"
+    if not (stamp.exists() and stamp.read_text() == "\n".join(wanted) and python.exists()):
+        if venv.exists():
+            shutil.rmtree(venv)
+        _run([sys.executable, "-m", "venv", str(venv)], "making the build's tools environment")
+        _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wanted],
+             f"installing the build's tools from PyPI into {venv} ({', '.join(wanted)}; is PyPI reachable?)")
+        stamp.write_text("\n".join(wanted))
+    pinned = subprocess.run([str(python), "-c", "from jupyterlite_pyodide_kernel.constants import "
+                             "PYODIDE_VERSION as v; print(v)"], capture_output=True, text=True).stdout.strip()
+    if pinned != PYODIDE_VERSION:
+        raise LiteBuildError(f"the Pyodide kernel in {venv} pins Pyodide {pinned!r}, the build expects "
+                             f"{PYODIDE_VERSION}: update PYODIDE_VERSION with BUILD_TOOLS")
+    return python
 
 
 def _installed_version(name: str) -> str:
@@ -134,8 +157,8 @@ def _installed_version(name: str) -> str:
     except metadata.PackageNotFoundError:
         raise LiteBuildError(
             f"{name} is not installed in this environment, so the build does not know which "
-            f"version to put in the browser edition.\nInstall spreadlab's dependencies: "
-            f"pip install -e '.[lite]'"
+            f"version to put in the browser edition.\nInstall spreadlab with its dependencies "
+            f"(make env, or pip install -e '.[test]')"
         ) from None
 
 
@@ -370,10 +393,8 @@ def jupyter_lite_json() -> dict:
     }
 
 
-def _jupyter_lite(args: list[str], cwd: Path) -> None:
-    exe = Path(sys.executable).with_name("jupyter-lite")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "jupyterlite_core"]
-    _run([*cmd, *args], "jupyter lite build", cwd=cwd)
+def _jupyter_lite(tools: Path, args: list[str], cwd: Path) -> None:
+    _run([str(tools.with_name("jupyter-lite")), *args], "jupyter lite build", cwd=cwd)
 
 
 def build(notebooks: list[Path] | None = None, out: Path = DEFAULT_OUT, cache: Path = DEFAULT_CACHE,
@@ -383,13 +404,11 @@ def build(notebooks: list[Path] | None = None, out: Path = DEFAULT_OUT, cache: P
     out, cache = Path(out).resolve(), Path(cache).resolve()
     if notebooks is None:
         notebooks = sorted((REPO_ROOT / DEFAULT_NOTEBOOKS_DIR).glob("[0-9]*.ipynb"))
-    version = _pyodide_version()
-    for tool in ("jupyter_server", "jupyterlab_widgets"):
-        _installed_version(tool)
-    tarball = ensure_pyodide(cache, version)
+    tarball = ensure_pyodide(cache, PYODIDE_VERSION)
+    tools = ensure_tools(cache)
     with tarfile.open(tarball) as tar:
         lock = json.load(tar.extractfile("package/pyodide-lock.json"))
-    log(f"lite: Pyodide {version}; resolving the kernel's and spreadlab's packages")
+    log(f"lite: Pyodide {PYODIDE_VERSION}; resolving the kernel's and spreadlab's packages")
     wheels, depends = resolve(lock, cache / "wheels")
 
     work = out.with_name(out.name + "-work")
@@ -408,7 +427,7 @@ def build(notebooks: list[Path] | None = None, out: Path = DEFAULT_OUT, cache: P
     contents = work / "files"
     lessons = lite_lessons.write_browser_edition(notebooks, contents)
     log(f"lite: {sum(l.included for l in lessons)} of {len(lessons)} lessons in the browser edition")
-    _jupyter_lite(["build", "--lite-dir", str(lite_dir), "--output-dir", str(out), "--apps", "lab",
+    _jupyter_lite(tools, ["build", "--lite-dir", str(lite_dir), "--output-dir", str(out), "--apps", "lab",
                    "--contents", str(contents), "--no-sourcemaps", "--no-unused-shared-packages"],
                   cwd=lite_dir)
     _check_offline(out)
