@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # --allow-root; root is the usual user in containers and lab images, so say it for them.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test env clean slides bench
+.PHONY: lab test env clean slides bench lite
 
 env: $(STAMP)
 
@@ -33,6 +33,10 @@ test: $(STAMP)
 
 slides: $(STAMP)
 	$(BIN)/python -m spreadlab.publish.slides $(SLIDES_ARGS)
+
+# The browser edition (JupyterLite): build/lite/, a static site; see the README.
+lite: $(STAMP)
+	$(BIN)/python -m spreadlab.publish.lite $(LITE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

@@ -1,6 +1,6 @@
 """Run every benchmark and print one table with the ratios.
 
-    python -m benchmarks.run [--quick] [--only live,memory,lessons,calls,board]
+    python -m benchmarks.run [--quick] [--only live,memory,lessons,calls,board,lite]
                              [--before DIR] [--markdown FILE]
 
 (``make bench``, with ``BENCH_ARGS="--quick"`` and so on.)  Each benchmark
@@ -23,10 +23,10 @@ import subprocess
 import sys
 import time
 
-from . import bench_calls, bench_lessons, bench_live, bench_memory
+from . import bench_calls, bench_lessons, bench_lite, bench_live, bench_memory
 from ._util import ROOT, Row, machine, markdown, python, table
 
-ALL = ("live", "memory", "lessons", "calls", "board")
+ALL = ("live", "memory", "lessons", "calls", "board", "lite")
 
 
 def _memory_before(before: str, quick: bool) -> list[Row]:
@@ -98,6 +98,8 @@ def main(argv=None) -> None:
         rows += bench_lessons.run(quick=args.quick)
     if "board" in only:
         board = _board(args.quick)
+    if "lite" in only:
+        rows += bench_lite.run(quick=args.quick)
     took = time.perf_counter() - started
     print(table(rows))
     if board is not None:

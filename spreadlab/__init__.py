@@ -19,6 +19,7 @@ The widgets and the reactor thread are imported on first use, so that
 """
 
 import importlib
+import sys
 
 from .rooms.memory import MemoryClient, MemoryRoom, cut
 from .servers.spread import WELCOME, SpreadFactory, Spreader
@@ -78,3 +79,9 @@ Trace.html_renderer = staticmethod(_draw_trace)
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY) | set(_MODULES))
+
+
+if sys.platform == "emscripten":  # the browser edition (JupyterLite): its two cell magics
+    from .publish.browser import register as _register_browser_magics
+
+    _register_browser_magics()

@@ -88,3 +88,59 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             terminalreporter.write_line(f"{n:6d}  {what}")
 
 # ============================================================ end of counts
+
+
+# ============================================================================
+# The browser edition's site (owner: lite, tests/test_lite.py and
+# tests/browser/test_lite_browser.py).
+#
+# ``lite_site`` builds the JupyterLite site once per test session, from the
+# checkout's lessons plus one small notebook with a deliberate error and a live
+# room (``zz-lite-fixture.ipynb``, so the rewriting is shown whatever the lessons
+# hold today), into a temporary folder.  Downloads are cached in
+# build/lite-cache (the build's default): only the first run on a machine needs
+# PyPI and npm.  Without npm and the cache it skips, or fails under
+# SPREADLAB_REQUIRE_BROWSER=1 (CI).
+# ============================================================================
+
+LITE_FIXTURE_NOTEBOOK = "zz-lite-fixture.ipynb"
+
+
+def _lite_fixture_notebook(path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    deliberate = new_code_cell('raise ValueError("a deliberate failure, shown on purpose")')
+    deliberate.metadata["tags"] = ["raises-exception"]
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Browser edition fixture"),
+        new_code_cell("from spreadlab import *\nroom = MemoryRoom(SpreadFactory())\nalice, bob = room.connect(), room.connect()"),
+        deliberate,
+        new_code_cell('alice.send("after the error\\r\\n")\nprint("still running:", bob.lines[-1])'),
+        new_code_cell("live = LiveRoom(SpreadFactory())"),
+        new_code_cell("live.connect()"),
+        new_code_cell('print("the end:", len(room.trace), "events")'),
+    ])
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def lite_site(tmp_path_factory):
+    """A built browser edition: ``spreadlab.publish.lite.LiteSite`` (``.out`` is the folder)."""
+    from pathlib import Path
+
+    from spreadlab.publish import lite
+
+    cache = Path(__file__).resolve().parents[1] / lite.DEFAULT_CACHE
+    if shutil.which("npm") is None and not any(cache.glob("pyodide-*.tgz")):
+        message = "npm is not on PATH and build/lite-cache has no Pyodide: the browser edition cannot be built"
+        if os.environ.get("SPREADLAB_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    work = tmp_path_factory.mktemp("lite")
+    lessons = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9]*.ipynb"))
+    fixture = _lite_fixture_notebook(work / LITE_FIXTURE_NOTEBOOK)
+    return lite.build([*lessons, fixture], work / "site", cache, log=lambda *a: None)
+
+# ====================================================== end of browser edition

@@ -118,7 +118,23 @@ port.stopListening() and transport.loseConnection().  To start afresh, \
 restart the kernel."""
 
 
+class NoReactorInBrowser(RuntimeError):
+    """Raised in a browser tab (JupyterLite's Pyodide, ``sys.platform == "emscripten"``),
+    which has no sockets and no threads, so no reactor: a short message, no traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # what IPython shows instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+_NO_REACTOR_IN_BROWSER = """\
+this needs Twisted's reactor (a live room, a real port, the classroom server), \
+which cannot run in a browser tab: it has no network sockets and no threads. \
+MemoryRoom works here; run this cell in JupyterLab (make lab) for real TCP."""
+
+
 def _reactor():
+    if sys.platform == "emscripten":
+        raise NoReactorInBrowser(_NO_REACTOR_IN_BROWSER)
     from twisted.internet import reactor
 
     return reactor
