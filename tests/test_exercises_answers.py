@@ -15,6 +15,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.basic import LineOnlyReceiver, LineReceiver
 from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
 
 from spreadlab import MemoryRoom, SpreadFactory, Spreader, WELCOME
 from spreadlab.teaching.exercises import (
@@ -656,6 +657,22 @@ def _never_closes(self, line):
     self.sendLine(b"goodbye" if line.strip() == b"bye" else line)
 
 
+def _calls_connection_lost(self, line):
+    if line.rstrip(b"\r") == b"bye":
+        self.sendLine(b"goodbye")
+        self.connectionLost(ConnectionDone())  # a learner's guess at how to close: Twisted's callback
+        return
+    self.sendLine(line)
+
+
+def _calls_connection_lost_with_a_failure(self, line):
+    if line.rstrip(b"\r") == b"bye":
+        self.sendLine(b"goodbye")
+        self.connectionLost(Failure(ConnectionDone()))
+        return
+    self.sendLine(line)
+
+
 for _label, _body, _step, _words in (
     ("unchanged starting point", _starter, "bye is answered with goodbye, then the connection closes", "To begin"),
     ("abortConnection", _aborts, "bye is answered with goodbye, then the connection closes",
@@ -668,6 +685,10 @@ for _label, _body, _step, _words in (
      "b'bye' != 'bye'"),
     ("answers goodbye but never closes", _never_closes, "bye is answered with goodbye, then the connection closes",
      "close the connection"),
+    ("calls connectionLost to close", _calls_connection_lost,
+     "bye is answered with goodbye, then the connection closes", "connectionLost is Twisted's to call"),
+    ("calls connectionLost with a Failure to close", _calls_connection_lost_with_a_failure,
+     "bye is answered with goodbye, then the connection closes", "connectionLost is Twisted's to call"),
 ):
     wrong(check_goodbye, _label, _step, _words)(_goodbye(_body))
 
