@@ -212,6 +212,28 @@ class BufferCounter(Protocol):
             self.transport.write(f"{self.seen}\n".encode("ascii"))
 
 
+@wrong(check_line_counter, "counts telnet's b'\\r\\n' only", "one line sent whole is answered 1",
+       "nc ends a line with b'\\n' alone")
+class CountsCrLf(Protocol):
+    def connectionMade(self):
+        self.lines = 0
+
+    def dataReceived(self, data):
+        for _ in range(data.count(b"\r\n")):
+            self.lines += 1
+            self.transport.write(b"%d\n" % self.lines)
+
+
+@wrong(check_line_counter, "LineReceiver's default delimiter", "one line sent whole is answered 1",
+       "set delimiter = b'\\n'")
+class CountsWithDefaultDelimiter(LineReceiver):
+    lines = 0
+
+    def lineReceived(self, line):
+        self.lines += 1
+        self.sendLine(b"%d" % self.lines)
+
+
 @wrong(check_line_counter, "counts calls", "three lines in one chunk are answered 1, 2, 3", "not each call")
 class CallCounter(Protocol):
     n = 0

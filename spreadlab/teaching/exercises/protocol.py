@@ -138,6 +138,13 @@ def check_shouting_echo(protocol_class) -> Report:
 def _counts_one_line(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"hello\n")
+    if not client.received:
+        (telnet,) = trial.clients(1)
+        telnet.send(b"hello\r\n")
+        expect(not telnet.received,
+               "the client sent b'hello\\n' and received nothing (a line ending in b'\\r\\n' was answered)",
+               "nc ends a line with b'\\n' alone; only telnet sends b'\\r\\n'. Count the b'\\n' bytes: every line "
+               "ends with one, whichever client sent it. (With LineReceiver, set delimiter = b'\\n'.)")
     expect(client.received, "the client sent b'hello\\n' and received nothing",
            "To begin: in dataReceived, count the line ends (b'\\n') that arrived and write the count so far, "
            "as bytes (b'%d\\n' % n), once per line. With LineReceiver, set delimiter = b'\\n'.")
