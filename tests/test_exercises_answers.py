@@ -489,6 +489,25 @@ class ByLength(CountingFactory):
         return super().buildProtocol(addr)
 
 
+class _UnfinishedCounting(Factory):
+    """Exercise 1's starting point, unchanged: nothing counts."""
+
+    protocol = type("Counted", (Protocol,), {})
+
+    def __init__(self):
+        self.numProtocols = 0
+        self.clients = set()
+
+
+@wrong(check_refusing_factory, "right, on an exercise 1 that does not count yet",
+       "a fourth client is closed at once while three are connected", "check_counting_factory(CountingFactory)")
+class AtMostThreeOnAnUnfinishedCount(_UnfinishedCounting):
+    def buildProtocol(self, addr):
+        if self.numProtocols >= 3:
+            return None
+        return super().buildProtocol(addr)
+
+
 @right(check_refusing_factory, "returns only while there is room (None by default)")
 class WhileRoom(CountingFactory):
     limit = 3
