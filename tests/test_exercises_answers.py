@@ -162,6 +162,12 @@ class ExtraLineEndEcho(Protocol):
         self.transport.write(data.upper() + b"\n")
 
 
+@wrong(check_shouting_echo, "str() of the bytes", "hello comes back as HELLO", "str() of bytes is how Python prints")
+class ShoutingEchoStrOfBytes(Protocol):
+    def dataReceived(self, data):
+        self.transport.write(str(data).upper().encode("utf-8"))
+
+
 @wrong(check_shouting_echo, "title case", "hello comes back as HELLO", "every letter")
 class TitleEcho(Protocol):
     def dataReceived(self, data):
@@ -232,6 +238,18 @@ class CountsWithDefaultDelimiter(LineReceiver):
     def lineReceived(self, line):
         self.lines += 1
         self.sendLine(b"%d" % self.lines)
+
+
+@wrong(check_line_counter, "answers without a line end", "one line sent whole is answered 1",
+       "End each answer with a line end")
+class CountsWithoutLineEnd(Protocol):
+    def connectionMade(self):
+        self.lines = 0
+
+    def dataReceived(self, data):
+        for _ in range(data.count(b"\n")):
+            self.lines += 1
+            self.transport.write(str(self.lines).encode("ascii"))
 
 
 @wrong(check_line_counter, "counts calls", "three lines in one chunk are answered 1, 2, 3", "not each call")
@@ -694,6 +712,14 @@ def _str_bye(self, line):
     self.sendLine(line)
 
 
+def _sends_str(self, line):
+    if line.rstrip(b"\r") == b"bye":
+        self.sendLine("goodbye")
+        self.transport.loseConnection()
+        return
+    self.sendLine(line)
+
+
 def _never_closes(self, line):
     self.sendLine(b"goodbye" if line.strip() == b"bye" else line)
 
@@ -726,6 +752,8 @@ for _label, _body, _step, _words in (
      "b'bye' != 'bye'"),
     ("answers goodbye but never closes", _never_closes, "bye is answered with goodbye, then the connection closes",
      "close the connection"),
+    ("sendLine given str", _sends_str, "bye is answered with goodbye, then the connection closes",
+     "sendLine, like transport.write, takes bytes"),
     ("calls connectionLost to close", _calls_connection_lost,
      "bye is answered with goodbye, then the connection closes", "connectionLost is Twisted's to call"),
     ("calls connectionLost with a Failure to close", _calls_connection_lost_with_a_failure,

@@ -64,6 +64,9 @@ def _shouts_a_line(trial) -> None:
     expect(got, "the client sent b'hello\\n' and received nothing",
            "Nothing came back: write the answer with self.transport.write. With LineReceiver, set "
            "delimiter = b'\\n': its default, b'\\r\\n', never ends a line sent by nc.")
+    expect(not got.upper().startswith(b"B'"), f"the client sent b'hello\\n' and received {show(got)}",
+           "str() of bytes is how Python prints them, b'...' with its quotes and escapes, not the text they hold: "
+           "stay in bytes (data.upper()), or decode('utf-8') a whole line and encode it back.")
     expect(got.upper() == got or got.rstrip(b"\r\n").upper() != b"HELLO",
            f"the client sent b'hello\\n' and received {show(got)}",
            "Upper case means every letter: .title() and .capitalize() change only first letters.")
@@ -138,6 +141,9 @@ def check_shouting_echo(protocol_class) -> Report:
 def _counts_one_line(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"hello\n")
+    expect(client.received != b"1", "the client sent b'hello\\n' and received b'1', with no line end",
+           "End each answer with a line end, b'%d\\n' % n: without it the numbers run together (1, 2, 3 arrive "
+           "as b'123') and the client's terminal shows no line.")
     if not client.received:
         (telnet,) = trial.clients(1)
         telnet.send(b"hello\r\n")
