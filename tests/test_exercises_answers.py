@@ -15,6 +15,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.basic import LineOnlyReceiver, LineReceiver
 from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
 
 from spreadlab import MemoryRoom, SpreadFactory, Spreader, WELCOME
 from spreadlab.teaching.exercises import (
@@ -161,6 +162,12 @@ class ExtraLineEndEcho(Protocol):
         self.transport.write(data.upper() + b"\n")
 
 
+@wrong(check_shouting_echo, "str() of the bytes", "hello comes back as HELLO", "str() of bytes is how Python prints")
+class ShoutingEchoStrOfBytes(Protocol):
+    def dataReceived(self, data):
+        self.transport.write(str(data).upper().encode("utf-8"))
+
+
 @wrong(check_shouting_echo, "title case", "hello comes back as HELLO", "every letter")
 class TitleEcho(Protocol):
     def dataReceived(self, data):
@@ -209,6 +216,40 @@ class BufferCounter(Protocol):
             _line, self.buffer = self.buffer.split(b"\n", 1)
             self.seen += 1
             self.transport.write(f"{self.seen}\n".encode("ascii"))
+
+
+@wrong(check_line_counter, "counts telnet's b'\\r\\n' only", "one line sent whole is answered 1",
+       "nc ends a line with b'\\n' alone")
+class CountsCrLf(Protocol):
+    def connectionMade(self):
+        self.lines = 0
+
+    def dataReceived(self, data):
+        for _ in range(data.count(b"\r\n")):
+            self.lines += 1
+            self.transport.write(b"%d\n" % self.lines)
+
+
+@wrong(check_line_counter, "LineReceiver's default delimiter", "one line sent whole is answered 1",
+       "set delimiter = b'\\n'")
+class CountsWithDefaultDelimiter(LineReceiver):
+    lines = 0
+
+    def lineReceived(self, line):
+        self.lines += 1
+        self.sendLine(b"%d" % self.lines)
+
+
+@wrong(check_line_counter, "answers without a line end", "one line sent whole is answered 1",
+       "End each answer with a line end")
+class CountsWithoutLineEnd(Protocol):
+    def connectionMade(self):
+        self.lines = 0
+
+    def dataReceived(self, data):
+        for _ in range(data.count(b"\n")):
+            self.lines += 1
+            self.transport.write(str(self.lines).encode("ascii"))
 
 
 @wrong(check_line_counter, "counts calls", "three lines in one chunk are answered 1, 2, 3", "not each call")
@@ -466,6 +507,25 @@ class ByLength(CountingFactory):
         return super().buildProtocol(addr)
 
 
+class _UnfinishedCounting(Factory):
+    """Exercise 1's starting point, unchanged: nothing counts."""
+
+    protocol = type("Counted", (Protocol,), {})
+
+    def __init__(self):
+        self.numProtocols = 0
+        self.clients = set()
+
+
+@wrong(check_refusing_factory, "right, on an exercise 1 that does not count yet",
+       "a fourth client is closed at once while three are connected", "check_counting_factory(CountingFactory)")
+class AtMostThreeOnAnUnfinishedCount(_UnfinishedCounting):
+    def buildProtocol(self, addr):
+        if self.numProtocols >= 3:
+            return None
+        return super().buildProtocol(addr)
+
+
 @right(check_refusing_factory, "returns only while there is room (None by default)")
 class WhileRoom(CountingFactory):
     limit = 3
@@ -652,8 +712,32 @@ def _str_bye(self, line):
     self.sendLine(line)
 
 
+def _sends_str(self, line):
+    if line.rstrip(b"\r") == b"bye":
+        self.sendLine("goodbye")
+        self.transport.loseConnection()
+        return
+    self.sendLine(line)
+
+
 def _never_closes(self, line):
     self.sendLine(b"goodbye" if line.strip() == b"bye" else line)
+
+
+def _calls_connection_lost(self, line):
+    if line.rstrip(b"\r") == b"bye":
+        self.sendLine(b"goodbye")
+        self.connectionLost(ConnectionDone())  # a learner's guess at how to close: Twisted's callback
+        return
+    self.sendLine(line)
+
+
+def _calls_connection_lost_with_a_failure(self, line):
+    if line.rstrip(b"\r") == b"bye":
+        self.sendLine(b"goodbye")
+        self.connectionLost(Failure(ConnectionDone()))
+        return
+    self.sendLine(line)
 
 
 for _label, _body, _step, _words in (
@@ -668,6 +752,12 @@ for _label, _body, _step, _words in (
      "b'bye' != 'bye'"),
     ("answers goodbye but never closes", _never_closes, "bye is answered with goodbye, then the connection closes",
      "close the connection"),
+    ("sendLine given str", _sends_str, "bye is answered with goodbye, then the connection closes",
+     "sendLine, like transport.write, takes bytes"),
+    ("calls connectionLost to close", _calls_connection_lost,
+     "bye is answered with goodbye, then the connection closes", "connectionLost is Twisted's to call"),
+    ("calls connectionLost with a Failure to close", _calls_connection_lost_with_a_failure,
+     "bye is answered with goodbye, then the connection closes", "connectionLost is Twisted's to call"),
 ):
     wrong(check_goodbye, _label, _step, _words)(_goodbye(_body))
 

@@ -13,6 +13,8 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 from twisted.internet import defer
@@ -131,6 +133,29 @@ def test_buildProtocol_returning_none_lets_the_connect_succeed_then_end_of_file(
         stop(port)
 
 
+def test_buildProtocol_returning_none_resets_a_client_that_already_spoke():
+    """03-factory: a client that sent bytes before being turned away reads a
+    reset, not end-of-file: the server's system closes a socket holding
+    bytes nobody read by resetting it.  (The reactor is kept busy while the
+    client connects and speaks, so that its bytes are there before Twisted
+    accepts: otherwise which comes first is a race.)"""
+
+    class Full(Factory):
+        def buildProtocol(self, addr):
+            return None
+
+    port, number = listen(Full())
+    try:
+        busy = threading.Event()
+        _reactor().callFromThread(lambda: (busy.set(), time.sleep(0.5)))
+        busy.wait(5)
+        with socket.create_connection(("127.0.0.1", number), timeout=5) as client:
+            client.sendall(b"hello\n")  # the system accepted the connection; Twisted has not yet
+            assert read_all(client) == (b"", "reset")
+    finally:
+        stop(port)
+
+
 def test_an_exception_in_connectionMade_is_logged_and_the_connection_stays_open():
     """02-protocol and 07-going-live: Twisted logs an exception from
     ``connectionMade`` and keeps the connection; only ``dataReceived``'s
@@ -197,6 +222,31 @@ def test_a_crashed_client_process_closes_cleanly():
         subprocess.run([sys.executable, "-c", crash], timeout=30, check=False)
         [reason] = blocking_call(lambda: recorder.lost)
         assert reason.check(ConnectionDone), reason
+    finally:
+        stop(port)
+
+
+def test_a_crashed_client_process_that_left_bytes_unread_resets():
+    """02-protocol: a client process that dies with bytes from the server
+    still unread is closed by its system with a reset: ``ConnectionLost``,
+    not ``ConnectionDone``."""
+
+    class Greeter(Protocol):
+        def connectionMade(self):
+            self.transport.write(b"welcome\n")
+
+    recorder = Recorder()
+    port, number = listen(recording(Greeter, recorder))
+    try:
+        crash = textwrap.dedent(f"""
+            import os, socket, time
+            s = socket.create_connection(("127.0.0.1", {number}))
+            time.sleep(0.5)  # the welcome arrives, and is never read
+            os._exit(1)
+        """)
+        subprocess.run([sys.executable, "-c", crash], timeout=30, check=False)
+        [reason] = blocking_call(lambda: recorder.lost)
+        assert reason.check(ConnectionLost) and not reason.check(ConnectionDone), reason
     finally:
         stop(port)
 

@@ -82,9 +82,9 @@ ERROR_HINTS = [
     (("Data must be bytes",),
      "transport.write takes bytes, never str (nor a number): encode text as UTF-8 before writing, "
      "or build bytes directly (b'%d\\n' % n)."),
-    (("can't concat str to bytes",),
+    (("can't concat str to bytes", 'can only concatenate str (not "bytes") to str'),
      "bytes and str do not mix: what arrives is bytes, so keep the line, the name and the line end in bytes "
-     "(or decode, work in str, and encode once at the end)."),
+     "(or decode, work in str, and encode once at the end). sendLine, like transport.write, takes bytes."),
     (("argument should be integer or bytes-like object, not 'str'", "a bytes-like object is required, not 'str'"),
      "bytes methods take bytes arguments: look for b'\\n', not '\\n'."),
     (("can't decode byte", "unexpected end of data"),

@@ -147,6 +147,12 @@ def _refuses_a_fourth(trial) -> None:
     fourth, fifth = room.connect(), room.connect()
     expect(not (fourth.connected and not fifth.connected), "the fourth client got in; the fifth was closed at once",
            "Three connected means full: compare so that the fourth is turned away (>= 3, not > 3).")
+    clients = getattr(room.factory, "clients", ())
+    counted = getattr(room.factory, "numProtocols", 0), len(clients) if hasattr(clients, "__len__") else None
+    expect(not fourth.connected or counted != (0, 0),
+           "a fourth client got in while three were connected, and numProtocols was still 0, clients empty",
+           "Nothing counts the clients: AtMostThree inherits its counting from your CountingFactory (exercise 1). "
+           "Make check_counting_factory(CountingFactory) pass first, then run this checker again.")
     expect(not fourth.connected, "a fourth client got in while three were connected",
            "To begin: in buildProtocol, return None while three clients are connected: Twisted then closes "
            "that connection at once (the client connects, then reads end-of-file). The count is on the factory.")

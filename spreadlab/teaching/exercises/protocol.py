@@ -64,6 +64,9 @@ def _shouts_a_line(trial) -> None:
     expect(got, "the client sent b'hello\\n' and received nothing",
            "Nothing came back: write the answer with self.transport.write. With LineReceiver, set "
            "delimiter = b'\\n': its default, b'\\r\\n', never ends a line sent by nc.")
+    expect(not got.upper().startswith(b"B'"), f"the client sent b'hello\\n' and received {show(got)}",
+           "str() of bytes is how Python prints them, b'...' with its quotes and escapes, not the text they hold: "
+           "stay in bytes (data.upper()), or decode('utf-8') a whole line and encode it back.")
     expect(got.upper() == got or got.rstrip(b"\r\n").upper() != b"HELLO",
            f"the client sent b'hello\\n' and received {show(got)}",
            "Upper case means every letter: .title() and .capitalize() change only first letters.")
@@ -138,6 +141,16 @@ def check_shouting_echo(protocol_class) -> Report:
 def _counts_one_line(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"hello\n")
+    expect(client.received != b"1", "the client sent b'hello\\n' and received b'1', with no line end",
+           "End each answer with a line end, b'%d\\n' % n: without it the numbers run together (1, 2, 3 arrive "
+           "as b'123') and the client's terminal shows no line.")
+    if not client.received:
+        (telnet,) = trial.clients(1)
+        telnet.send(b"hello\r\n")
+        expect(not telnet.received,
+               "the client sent b'hello\\n' and received nothing (a line ending in b'\\r\\n' was answered)",
+               "nc ends a line with b'\\n' alone; only telnet sends b'\\r\\n'. Count the b'\\n' bytes: every line "
+               "ends with one, whichever client sent it. (With LineReceiver, set delimiter = b'\\n'.)")
     expect(client.received, "the client sent b'hello\\n' and received nothing",
            "To begin: in dataReceived, count the line ends (b'\\n') that arrived and write the count so far, "
            "as bytes (b'%d\\n' % n), once per line. With LineReceiver, set delimiter = b'\\n'.")

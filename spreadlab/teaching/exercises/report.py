@@ -47,6 +47,12 @@ _LIBRARY_DIRS = tuple(
 )
 
 
+def is_learners(filename: str) -> bool:
+    """Whether code in *filename* is the learner's (a notebook cell, a file of
+    their own), not Twisted's, zope's or spreadlab's."""
+    return not os.path.abspath(filename).startswith(_LIBRARY_DIRS)
+
+
 def describe_error(error: BaseException, frames=None) -> str:
     """'your code raised TypeError: ... (line 7, in dataReceived)', naming the
     deepest frame that is the learner's (a notebook cell's lines count from
@@ -60,7 +66,7 @@ def describe_error(error: BaseException, frames=None) -> str:
             code = tb.tb_frame.f_code
             frames.append((code.co_name, code.co_filename, tb.tb_lineno))
             tb = tb.tb_next
-    theirs = [f for f in frames if not os.path.abspath(f[1]).startswith(_LIBRARY_DIRS)]
+    theirs = [f for f in frames if is_learners(f[1])]
     what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     if theirs:
         name, _file, line = theirs[-1]

@@ -11,11 +11,13 @@ Each takes the learner's Protocol class and is a table of cases (see
 
 from __future__ import annotations
 
+import sys
+
 from twisted.internet.error import ConnectionAborted
 from twisted.protocols.basic import LineReceiver
 
 from .cases import Case, ended, lines_in, protocol_factory, run_cases, show
-from .report import Report, expect
+from .report import Report, expect, is_learners
 
 __all__ = ["check_goodbye", "check_peer_report"]
 
@@ -26,14 +28,24 @@ _ABORT_HINT = (
 )
 
 
-def _watch_close(client) -> list:
+class _Closes(list):
+    """The reasons Twisted gave the server's protocol in connectionLost, and
+    whether the learner's own code called connectionLost (which closes nothing)."""
+
+    called_by_learner = False
+
+
+def _watch_close(client) -> _Closes:
     """The reasons the server's protocol will be given in connectionLost."""
-    reasons = []
+    reasons = _Closes()
     protocol = client.protocol
     lost = protocol.connectionLost
 
     def record(reason):
-        reasons.append(reason)
+        if is_learners(sys._getframe(1).f_code.co_filename):
+            reasons.called_by_learner = True
+        else:
+            reasons.append(reason)
         return lost(reason)
 
     protocol.connectionLost = record
@@ -56,6 +68,12 @@ def _answers_bye(trial) -> None:
     reasons = _watch_close(client)
     client.send(b"bye\n")
     got = lines_in(client.received)
+    expect(not reasons.called_by_learner,
+           f"your code called connectionLost itself; the client received {show(client.received)} and is "
+           f"{ended(client)}",
+           "connectionLost is Twisted's to call: it tells your protocol the connection has ended, and calling "
+           "it closes nothing. To close, call self.transport.loseConnection(); Twisted then calls "
+           "connectionLost for you.")
     expect(not (reasons and reasons[0].check(ConnectionAborted)),
            f"the server aborted the connection; the client received {show(client.received)}", _ABORT_HINT)
     expect(not (got == [b"bye"] and client.connected), "the client sent b'bye\\n' and got it back; still connected",
