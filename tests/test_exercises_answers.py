@@ -993,6 +993,43 @@ for _label, _methods, _step, _words in (
     wrong(check_spread_factory, _label, _step, _words)(_spread_variant(**_methods))
 
 
+def _close_before_stripping(self, line):
+    if line == b"close":
+        self.transport.loseConnection()
+        return
+    for client in self.factory.clients:
+        if client is not self:
+            client.transport.write(line + b"\n")
+
+
+def _welcome_with_send_line(self):
+    self.factory.numProtocols += 1
+    self.factory.clients.append(self)
+    self.sendLine(WELCOME.format(n=self.factory.numProtocols))
+
+
+wrong(check_spread_factory, "close compared before stripping telnet's \\r",
+      "close (from telnet: close\\r\\n) disconnects the sender", "the line is b'close\\r': strip the \\r")(
+    _spread_variant(lineReceived=_close_before_stripping))
+wrong(check_spread_factory, "the welcome as str, through sendLine",
+      "a line from one client reaches every other client, and not the sender", "encode text before you send it")(
+    _spread_variant(connectionMade=_welcome_with_send_line))
+
+
+@pytest.mark.parametrize("answer, mistake", [(_compare_with_str, "bytes never equal a str"),
+                                             (_close_before_stripping, "strip the \\r")])
+def test_a_close_that_never_matches_is_named_in_every_close_check(answer, mistake):
+    """When close is never recognised, the later close checks (cut in two, not
+    spread, counted down) fail too: their hints send the learner back to that
+    mistake, not to chunks or to a missing return."""
+    report = check_spread_factory(_spread_variant(lineReceived=answer))
+    close_checks = [r for r in report.failed if "close" in r.what]
+    assert len(close_checks) >= 3, report
+    for result in close_checks:
+        assert mistake in result.hint or "close checks above" in result.hint, f"{result.what}: {result.hint}"
+        assert "unless you return" not in result.hint and "a chunk is not" not in result.hint, result.hint
+
+
 class _EmptySpreader(LineReceiver):
     delimiter = b"\n"
 
