@@ -1293,7 +1293,28 @@ class _CancelWithoutAsking(solved.IdleSpreader):
         Spreader.connectionLost(self, reason)
 
 
+_REACTOR_CALLS = []  # cancelled between runs: the reactor may run later in this process (live tests)
+
+
+class _OnTheReactor(solved.IdleSpreader):
+    def connectionMade(self):
+        Spreader.connectionMade(self)
+        from twisted.internet import reactor
+        self.timer = reactor.callLater(self.idle, self.transport.loseConnection)
+        _REACTOR_CALLS.append(self.timer)
+
+
+class _CalledNow(solved.IdleSpreader):
+    def connectionMade(self):
+        Spreader.connectionMade(self)
+        self.timer = self.factory.clock.callLater(self.idle, self.transport.loseConnection())
+
+
 for _label, _protocol, _step, _words in (
+    ("the reactor's callLater, not the factory's clock", _OnTheReactor,
+     "a silent client is still there just before 30 s, and gone just after", "went to the reactor"),
+    ("loseConnection() called, its result scheduled", _CalledNow,
+     "a silent client is still there just before 30 s, and gone just after", "without calling it"),
     ("no timer at all", Spreader, "a silent client is still there just before 30 s, and gone just after",
      "factory.clock"),
     ("never restarted", _NoReset, "a line starts the countdown again", "DelayedCall.reset"),
@@ -1514,6 +1535,10 @@ def _forget_shared_state():
     """Empty what the wrong answers share by mistake, between runs."""
     _EVERYONE.clear(), _SHARED.clear(), _GLOBAL_CLIENTS.clear()
     _TOTAL["lines"] = 0
+    for call in _REACTOR_CALLS:
+        if call.active():
+            call.cancel()
+    _REACTOR_CALLS.clear()
 
 
 def _verdict(name, answer):

@@ -14,6 +14,7 @@ scenario, by calling it with no arguments) and is a table of cases (see
 from __future__ import annotations
 
 import contextlib
+import sys
 from functools import partial
 
 from twisted.internet.task import Clock
@@ -387,17 +388,35 @@ def _timed_room(trial):
     return trial.room(factory, clock=trial.make_factory.clock)
 
 
+def _reactor_calls() -> set:
+    """The global reactor's pending timed calls, if the learner's code has
+    imported the reactor (the checker never imports it: JupyterLite has none)."""
+    reactor = sys.modules.get("twisted.internet.reactor")
+    return set(reactor.getDelayedCalls()) if reactor is not None else set()
+
+
 def _drops_the_silent(seconds: float, trial) -> None:
     room = _timed_room(trial)
+    on_the_reactor = _reactor_calls()
     a = room.connect()
+    on_the_reactor = _reactor_calls() - on_the_reactor
     scheduled = room.clock.getDelayedCalls()
+    expect(a.connected, f"{a.name} was dropped as soon as it connected, before any time passed",
+           "callLater takes the function to call later, without calling it: self.transport.loseConnection, "
+           "not self.transport.loseConnection() (that closes the connection now, and schedules its result, None)")
     room.advance(seconds - 0.5)
     expect(a.connected, f"{a.name} was dropped after {seconds - 0.5:g} s")
     room.advance(1)
-    expect(not a.connected, f"{a.name} is still connected after {seconds + 0.5:g} s of silence",
-           "" if scheduled else "To begin: nothing was scheduled on self.factory.clock when the client connected. "
-           "In connectionMade, start the countdown: self.timer = self.factory.clock.callLater(self.idle, ...) "
-           "with the call that closes the connection.")
+    if on_the_reactor and not scheduled:
+        missing = ("your countdown went to the reactor (reactor.callLater), which this checker's Clock does not "
+                   "move: take the clock from the factory, self.factory.clock.callLater, so a test can drive it.")
+    elif not scheduled:
+        missing = ("To begin: nothing was scheduled on self.factory.clock when the client connected. In "
+                   "connectionMade, start the countdown: self.timer = self.factory.clock.callLater(self.idle, ...) "
+                   "with the call that closes the connection.")
+    else:
+        missing = ""
+    expect(not a.connected, f"{a.name} is still connected after {seconds + 0.5:g} s of silence", missing)
     expect(room.factory.numProtocols == 0, f"after the timeout, numProtocols is {room.factory.numProtocols!r}")
 
 
