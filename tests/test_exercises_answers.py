@@ -1030,6 +1030,29 @@ def test_a_close_that_never_matches_is_named_in_every_close_check(answer, mistak
         assert "unless you return" not in result.hint and "a chunk is not" not in result.hint, result.hint
 
 
+class _CountedByLength(LineReceiver):
+    delimiter = b"\n"
+
+    def connectionMade(self):
+        self.factory.clients.append(self)
+        self.sendLine(WELCOME.format(n=len(self.factory.clients)).encode("utf-8"))
+
+    def connectionLost(self, reason):
+        self.factory.clients.remove(self)
+
+    def lineReceived(self, line):
+        solved.MySpreader.lineReceived(self, line)
+
+
+@wrong(check_spread_factory, "the welcome's number from len(clients), no numProtocols",
+       "numProtocols counts down when a client sends close", "keep it on the factory (self.numProtocols = 0")
+class LengthFactory(Factory):
+    protocol = _CountedByLength
+
+    def __init__(self):
+        self.clients = []
+
+
 class _EmptySpreader(LineReceiver):
     delimiter = b"\n"
 

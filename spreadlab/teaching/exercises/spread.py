@@ -61,7 +61,10 @@ _TELNET_HINT = ("telnet ends its lines with b'\\r\\n': with delimiter b'\\n', th
 
 
 def _count(factory) -> object:
-    expect(hasattr(factory, "numProtocols"), "the factory has no numProtocols attribute")
+    expect(hasattr(factory, "numProtocols"), "the factory has no numProtocols attribute",
+           "numProtocols is the blog's count of the clients connected now, and the checker reads it: keep it on "
+           "the factory (self.numProtocols = 0 in its __init__), add one in connectionMade, take one off in "
+           "connectionLost")
     return factory.numProtocols
 
 
