@@ -1053,6 +1053,13 @@ class LengthFactory(Factory):
         self.clients = []
 
 
+@wrong(check_spread_factory, "a buildProtocol of its own that forgets the factory",
+       "a line from one client reaches every other client, and not the sender", "self.factory is None")
+class ForgetfulFactory(solved.MySpreadFactory):
+    def buildProtocol(self, addr):
+        return solved.MySpreader()
+
+
 class _EmptySpreader(LineReceiver):
     delimiter = b"\n"
 

@@ -93,6 +93,10 @@ ERROR_HINTS = [
     (("can't decode byte", "unexpected end of data"),
      "a chunk may end inside a UTF-8 character, so decoding a chunk on its own can fail: stay in bytes, or "
      "decode only whole lines."),
+    (("'NoneType' object has no attribute 'clients'", "'NoneType' object has no attribute 'numProtocols'"),
+     "self.factory is None: a buildProtocol of your own must give the protocol its factory (p = MySpreader(); "
+     "p.factory = self; return p), or leave buildProtocol out and set protocol = MySpreader: Factory's own "
+     "buildProtocol does both."),
     (("has no attribute 'clients'", "has no attribute 'numProtocols'"),
      "What the whole server knows lives on the factory: create numProtocols and clients in the factory's "
      "__init__; each protocol adds itself in connectionMade and leaves in connectionLost (self.factory)."),
