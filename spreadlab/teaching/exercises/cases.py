@@ -86,8 +86,8 @@ ERROR_HINTS = [
      "bytes and str do not mix: what arrives is bytes, so keep the line, the name and the line end in bytes "
      "(or decode, work in str, and encode once at the end)."),
     (("can only concatenate str (not \"bytes\") to str",),
-     "a line (and sendLine's delimiter) is bytes, never str: encode text before you send it "
-     "(WELCOME.format(n=...).encode('utf-8'))."),
+     "sendLine and transport.write take bytes, never str (sendLine adds its bytes delimiter): encode text "
+     "before you send it (text.encode('utf-8'))."),
     (("argument should be integer or bytes-like object, not 'str'", "a bytes-like object is required, not 'str'"),
      "bytes methods take bytes arguments: look for b'\\n', not '\\n'."),
     (("can't decode byte", "unexpected end of data"),
