@@ -1340,7 +1340,13 @@ class _CalledNow(solved.IdleSpreader):
         self.timer = self.factory.clock.callLater(self.idle, self.transport.loseConnection())
 
 
+class _Milliseconds(solved.IdleSpreader):
+    idle = 30_000  # thought callLater counts milliseconds
+
+
 for _label, _protocol, _step, _words in (
+    ("milliseconds given to callLater", _Milliseconds,
+     "a silent client is still there just before 30 s, and gone just after", "callLater takes seconds"),
     ("the reactor's callLater, not the factory's clock", _OnTheReactor,
      "a silent client is still there just before 30 s, and gone just after", "went to the reactor"),
     ("loseConnection() called, its result scheduled", _CalledNow,

@@ -404,11 +404,14 @@ def _drops_the_silent(seconds: float, trial) -> None:
     a = room.connect()
     on_the_reactor = _reactor_calls() - on_the_reactor
     scheduled = room.clock.getDelayedCalls()
+    delays = sorted(call.getTime() - room.clock.seconds() for call in scheduled)
+    wrong_delay = (f"the countdown was set for {delays[0]:g} s: callLater takes seconds (a float), and the "
+                   f"silence allowed is {seconds:g} s" if delays and abs(delays[0] - seconds) > 1 else "")
     expect(a.connected, f"{a.name} was dropped as soon as it connected, before any time passed",
            "callLater takes the function to call later, without calling it: self.transport.loseConnection, "
            "not self.transport.loseConnection() (that closes the connection now, and schedules its result, None)")
     room.advance(seconds - 0.5)
-    expect(a.connected, f"{a.name} was dropped after {seconds - 0.5:g} s")
+    expect(a.connected, f"{a.name} was dropped after {seconds - 0.5:g} s", wrong_delay)
     room.advance(1)
     if on_the_reactor and not scheduled:
         missing = ("your countdown went to the reactor (reactor.callLater), which this checker's Clock does not "
@@ -418,7 +421,7 @@ def _drops_the_silent(seconds: float, trial) -> None:
                    "connectionMade, start the countdown: self.timer = self.factory.clock.callLater(self.idle, ...) "
                    "with the call that closes the connection.")
     else:
-        missing = ""
+        missing = wrong_delay
     expect(not a.connected, f"{a.name} is still connected after {seconds + 0.5:g} s of silence", missing)
     expect(room.factory.numProtocols == 0, f"after the timeout, numProtocols is {room.factory.numProtocols!r}")
 
