@@ -1053,6 +1053,17 @@ class LengthFactory(Factory):
         self.clients = []
 
 
+class _TellsWhoLeft(solved.MySpreader):
+    def connectionLost(self, reason):
+        solved.MySpreader.connectionLost(self, reason)
+        for client in self.factory.clients:
+            client.transport.write(b"* a client closed its connection\r\n")
+
+
+right(check_spread_factory, "tells the others when a client has closed its connection")(
+    type("TellsWhoLeftFactory", (solved.MySpreadFactory,), {"protocol": _TellsWhoLeft}))
+
+
 @wrong(check_spread_factory, "a buildProtocol of its own that forgets the factory",
        "a line from one client reaches every other client, and not the sender", "self.factory is None")
 class ForgetfulFactory(solved.MySpreadFactory):
