@@ -1083,6 +1083,84 @@ for _label, _methods, _step, _words in (
     wrong(check_spread_factory, _label, _step, _words)(_spread_variant(**_methods))
 
 
+def _close_before_stripping(self, line):
+    if line == b"close":
+        self.transport.loseConnection()
+        return
+    for client in self.factory.clients:
+        if client is not self:
+            client.transport.write(line + b"\n")
+
+
+def _welcome_with_send_line(self):
+    self.factory.numProtocols += 1
+    self.factory.clients.append(self)
+    self.sendLine(WELCOME.format(n=self.factory.numProtocols))
+
+
+wrong(check_spread_factory, "close compared before stripping telnet's \\r",
+      "close (from telnet: close\\r\\n) disconnects the sender", "the line is b'close\\r': strip the \\r")(
+    _spread_variant(lineReceived=_close_before_stripping))
+wrong(check_spread_factory, "the welcome as str, through sendLine",
+      "a line from one client reaches every other client, and not the sender", "encode text before you send it")(
+    _spread_variant(connectionMade=_welcome_with_send_line))
+
+
+@pytest.mark.parametrize("answer, mistake", [(_compare_with_str, "bytes never equal a str"),
+                                             (_close_before_stripping, "strip the \\r")])
+def test_a_close_that_never_matches_is_named_in_every_close_check(answer, mistake):
+    """When close is never recognised, the later close checks (cut in two, not
+    spread, counted down) fail too: their hints send the learner back to that
+    mistake, not to chunks or to a missing return."""
+    report = check_spread_factory(_spread_variant(lineReceived=answer))
+    close_checks = [r for r in report.failed if "close" in r.what]
+    assert len(close_checks) >= 3, report
+    for result in close_checks:
+        assert mistake in result.hint or "close checks above" in result.hint, f"{result.what}: {result.hint}"
+        assert "unless you return" not in result.hint and "a chunk is not" not in result.hint, result.hint
+
+
+class _CountedByLength(LineReceiver):
+    delimiter = b"\n"
+
+    def connectionMade(self):
+        self.factory.clients.append(self)
+        self.sendLine(WELCOME.format(n=len(self.factory.clients)).encode("utf-8"))
+
+    def connectionLost(self, reason):
+        self.factory.clients.remove(self)
+
+    def lineReceived(self, line):
+        solved.MySpreader.lineReceived(self, line)
+
+
+@wrong(check_spread_factory, "the welcome's number from len(clients), no numProtocols",
+       "numProtocols counts down when a client sends close", "keep it on the factory (self.numProtocols = 0")
+class LengthFactory(Factory):
+    protocol = _CountedByLength
+
+    def __init__(self):
+        self.clients = []
+
+
+class _TellsWhoLeft(solved.MySpreader):
+    def connectionLost(self, reason):
+        solved.MySpreader.connectionLost(self, reason)
+        for client in self.factory.clients:
+            client.transport.write(b"* a client closed its connection\r\n")
+
+
+right(check_spread_factory, "tells the others when a client has closed its connection")(
+    type("TellsWhoLeftFactory", (solved.MySpreadFactory,), {"protocol": _TellsWhoLeft}))
+
+
+@wrong(check_spread_factory, "a buildProtocol of its own that forgets the factory",
+       "a line from one client reaches every other client, and not the sender", "self.factory is None")
+class ForgetfulFactory(solved.MySpreadFactory):
+    def buildProtocol(self, addr):
+        return solved.MySpreader()
+
+
 class _EmptySpreader(LineReceiver):
     delimiter = b"\n"
 
@@ -1346,7 +1424,34 @@ class _CancelWithoutAsking(solved.IdleSpreader):
         Spreader.connectionLost(self, reason)
 
 
+_REACTOR_CALLS = []  # cancelled between runs: the reactor may run later in this process (live tests)
+
+
+class _OnTheReactor(solved.IdleSpreader):
+    def connectionMade(self):
+        Spreader.connectionMade(self)
+        from twisted.internet import reactor
+        self.timer = reactor.callLater(self.idle, self.transport.loseConnection)
+        _REACTOR_CALLS.append(self.timer)
+
+
+class _CalledNow(solved.IdleSpreader):
+    def connectionMade(self):
+        Spreader.connectionMade(self)
+        self.timer = self.factory.clock.callLater(self.idle, self.transport.loseConnection())
+
+
+class _Milliseconds(solved.IdleSpreader):
+    idle = 30_000  # thought callLater counts milliseconds
+
+
 for _label, _protocol, _step, _words in (
+    ("milliseconds given to callLater", _Milliseconds,
+     "a silent client is still there just before 30 s, and gone just after", "callLater takes seconds"),
+    ("the reactor's callLater, not the factory's clock", _OnTheReactor,
+     "a silent client is still there just before 30 s, and gone just after", "went to the reactor"),
+    ("loseConnection() called, its result scheduled", _CalledNow,
+     "a silent client is still there just before 30 s, and gone just after", "without calling it"),
     ("no timer at all", Spreader, "a silent client is still there just before 30 s, and gone just after",
      "factory.clock"),
     ("never restarted", _NoReset, "a line starts the countdown again", "DelayedCall.reset"),
@@ -1567,6 +1672,10 @@ def _forget_shared_state():
     """Empty what the wrong answers share by mistake, between runs."""
     _EVERYONE.clear(), _SHARED.clear(), _GLOBAL_CLIENTS.clear()
     _TOTAL["lines"] = 0
+    for call in _REACTOR_CALLS:
+        if call.active():
+            call.cancel()
+    _REACTOR_CALLS.clear()
 
 
 def _verdict(name, answer):

@@ -131,6 +131,13 @@ class Kernel:
             and (name is None or m["content"]["name"] == name)
         )
 
+    def position(self, msg_id: str, name: str, text: str) -> int:
+        """Where, among every message, the first *name* stream message under
+        *msg_id* that contains *text* came (the order JupyterLab shows)."""
+        return next(i for i, m in enumerate(self.messages)
+                    if m["msg_type"] == "stream" and m["parent_header"].get("msg_id") == msg_id
+                    and m["content"]["name"] == name and text in m["content"]["text"])
+
 
 def test_live_room_in_a_kernel_output_errors_and_a_quick_shutdown():
     kernel = Kernel()
@@ -150,6 +157,9 @@ def test_live_room_in_a_kernel_output_errors_and_a_quick_shutdown():
         assert "the reactor keeps serving" in err_a
         assert "1 / 0" in err_a  # the traceback shows the learner's line
         assert err_a.count("ZeroDivisionError: division by zero") == 1  # shown once
+        # What the protocol printed before it raised shows above the error, as it happened.
+        assert (kernel.position(cell_a, "stdout", "protocol got b'boom")
+                < kernel.position(cell_a, "stderr", "ZeroDivisionError in dataReceived"))
         out_b = kernel.output(cell_b)
         assert "cell done; first connected: False errors: 1" in out_b
         assert "protocol got" not in out_b and "ZeroDivisionError" not in out_b

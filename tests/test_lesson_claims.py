@@ -208,8 +208,7 @@ def test_an_exception_in_dataReceived_closes_that_connection_only():
 def test_a_crashed_client_process_closes_cleanly():
     """02-protocol and 12-broadcast-board: when a client *process* dies, its
     operating system closes its socket cleanly: ``ConnectionDone``, not a
-    reset (a pulled cable gives no event at all, which the lessons say but no
-    test can pull)."""
+    reset (a pulled cable gives no event at all: see the test after the next)."""
     recorder = Recorder()
     port, number = listen(recording(Protocol, recorder))
     try:
@@ -249,6 +248,76 @@ def test_a_crashed_client_process_that_left_bytes_unread_resets():
         assert reason.check(ConnectionLost) and not reason.check(ConnectionDone), reason
     finally:
         stop(port)
+
+
+PULLED_CABLE = textwrap.dedent("""
+    # A server in a network namespace of its own; its one client's cable is
+    # pulled by setting the namespace's loopback link down: from then on
+    # nothing is delivered either way, and nothing says goodbye.
+    import json, socket, subprocess, sys, time
+    from twisted.internet import protocol, reactor
+
+    how, events, server = sys.argv[1], [], []
+
+    class Seen(protocol.Protocol):
+        def connectionMade(self):
+            server.append(self)
+
+        def connectionLost(self, reason):
+            events.append([time.monotonic() - pulled[0], "connectionLost", reason.type.__name__])
+
+    port = reactor.listenTCP(0, protocol.Factory.forProtocol(Seen), interface="127.0.0.1")
+    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    pulled = [0.0]
+
+    def pull_the_cable():
+        subprocess.run(["ip", "link", "set", "lo", "down"], check=True)
+        pulled[0] = time.monotonic()
+        sock = server[0].transport.getHandle()
+        if how == "write":  # a write that goes unanswered: given up after 1 s, not the default 15 minutes
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 1000)
+            reactor.callLater(2, server[0].transport.write, b"are you there?\\n")
+        elif how == "keepalive":  # probes after 1 s of silence, 1 s apart, given up after 2
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for option, value in ((socket.TCP_KEEPIDLE, 1), (socket.TCP_KEEPINTVL, 1), (socket.TCP_KEEPCNT, 2)):
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+        reactor.callLater(6, lambda: (events.append([time.monotonic() - pulled[0], "stop"]), reactor.stop()))
+
+    reactor.callLater(0.3, pull_the_cable)
+    reactor.run()
+    print(json.dumps(events))
+""")
+
+
+def _pull_the_cable(how: str) -> list:
+    """Run PULLED_CABLE in a user and network namespace of its own (so this
+    machine's loopback is never touched); the server's events, in seconds
+    since the cable was pulled, up to its stop."""
+    command = ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$0" -c "$1" "$2"',
+               sys.executable, PULLED_CABLE, how]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        pytest.skip("unshare is not installed: no network namespace to pull a cable in")
+    if done.returncode != 0 and ("unshare" in done.stderr or "ip: not found" in done.stderr):
+        pytest.skip(f"no user and network namespace (or no `ip`) here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    import json
+    events = json.loads(done.stdout.strip().splitlines()[-1])
+    return events[:[e[1] for e in events].index("stop")]
+
+
+def test_a_pulled_cable_gives_no_event_until_a_write_or_a_keepalive_fails():
+    """07-going-live: "A client whose network cable is pulled ... sends no
+    goodbye: TCP reports nothing at all until a write goes unanswered ..., or
+    a keepalive probe fails."  Six silent seconds bring no event; a write
+    brings ConnectionLost once TCP gives up on it (here after 1 s); so do
+    failed keepalive probes, with no write at all."""
+    assert _pull_the_cable("silent") == []
+    [(after, _, reason)] = _pull_the_cable("write")
+    assert reason == "ConnectionLost" and after > 2, (after, reason)  # not before the write, at 2 s
+    [(after, _, reason)] = _pull_the_cable("keepalive")
+    assert reason == "ConnectionLost" and after < 6, (after, reason)
 
 
 def test_a_client_that_resets_gives_the_server_connection_lost():

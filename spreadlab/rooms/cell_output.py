@@ -149,8 +149,11 @@ class CellOutput:
             _reporting_to.reset(reporting)
 
     def show(self, text: str) -> None:
-        """Write *text* to stderr in this cell.  Any thread."""
+        """Write *text* to stderr in this cell.  Any thread.  What was printed
+        before it is sent first: the kernel sends stdout in batches, so an
+        error shown at once would appear above the prints that preceded it."""
         with self.routed():
+            sys.stdout.flush()
             stream = sys.stderr
             stream.write(text if text.endswith("\n") else text + "\n")
             stream.flush()

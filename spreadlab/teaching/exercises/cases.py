@@ -82,14 +82,21 @@ ERROR_HINTS = [
     (("Data must be bytes",),
      "transport.write takes bytes, never str (nor a number): encode text as UTF-8 before writing, "
      "or build bytes directly (b'%d\\n' % n)."),
-    (("can't concat str to bytes", 'can only concatenate str (not "bytes") to str'),
+    (("can't concat str to bytes",),
      "bytes and str do not mix: what arrives is bytes, so keep the line, the name and the line end in bytes "
-     "(or decode, work in str, and encode once at the end). sendLine, like transport.write, takes bytes."),
+     "(or decode, work in str, and encode once at the end)."),
+    (("can only concatenate str (not \"bytes\") to str",),
+     "sendLine, like transport.write, takes bytes, never str (sendLine adds its bytes delimiter): encode "
+     "text before you send it (text.encode('utf-8'))."),
     (("argument should be integer or bytes-like object, not 'str'", "a bytes-like object is required, not 'str'"),
      "bytes methods take bytes arguments: look for b'\\n', not '\\n'."),
     (("can't decode byte", "unexpected end of data"),
      "a chunk may end inside a UTF-8 character, so decoding a chunk on its own can fail: stay in bytes, or "
      "decode only whole lines."),
+    (("'NoneType' object has no attribute 'clients'", "'NoneType' object has no attribute 'numProtocols'"),
+     "self.factory is None: a buildProtocol of your own must give the protocol its factory (p = MySpreader(); "
+     "p.factory = self; return p), or leave buildProtocol out and set protocol = MySpreader: Factory's own "
+     "buildProtocol does both."),
     (("has no attribute 'clients'", "has no attribute 'numProtocols'"),
      "What the whole server knows lives on the factory: create numProtocols and clients in the factory's "
      "__init__; each protocol adds itself in connectionMade and leaves in connectionLost (self.factory)."),

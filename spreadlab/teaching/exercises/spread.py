@@ -14,6 +14,7 @@ scenario, by calling it with no arguments) and is a table of cases (see
 from __future__ import annotations
 
 import contextlib
+import sys
 from functools import partial
 
 from twisted.internet.task import Clock
@@ -60,7 +61,10 @@ _TELNET_HINT = ("telnet ends its lines with b'\\r\\n': with delimiter b'\\n', th
 
 
 def _count(factory) -> object:
-    expect(hasattr(factory, "numProtocols"), "the factory has no numProtocols attribute")
+    expect(hasattr(factory, "numProtocols"), "the factory has no numProtocols attribute",
+           "numProtocols is the blog's count of the clients connected now, and the checker reads it: keep it on "
+           "the factory (self.numProtocols = 0 in its __init__), add one in connectionMade, take one off in "
+           "connectionLost")
     return factory.numProtocols
 
 
@@ -127,10 +131,29 @@ def _servers_apart(trial) -> None:
     expect(b1.lines and b1.lines[-1].endswith("only for server one"), f"{b1.name} received {b1.lines!r}")
 
 
+def _closes(payload: bytes, trial, chunks=None) -> bool:
+    """Whether a fresh client that sends *payload* is disconnected."""
+    a, _ = trial.clients(2)
+    a.send(payload, chunks=chunks)
+    return not a.connected
+
+
+def _why_close_stays(trial) -> str:
+    """The hint for a close that did not disconnect, chosen by trying close
+    from nc and whole from telnet: the \r, or close never recognised at all.
+    Empty when both work (then it is the cutting: the case's own hint)."""
+    if not _closes(b"close\n", trial):
+        return _CLOSE_HINT
+    if not _closes(b"close\r\n", trial):
+        return _TELNET_CLOSE_HINT
+    return ""
+
+
 def _close_disconnects(payload: bytes, chunks, trial) -> None:
     a, b = trial.clients(2)
     a.send(payload, chunks=chunks)
-    expect(not a.connected, f"after sending {payload!r}, {a.name} is still connected")
+    if a.connected:
+        expect(False, f"after sending {payload!r}, {a.name} is still connected", _why_close_stays(trial))
 
 
 def _close_not_spread(trial) -> None:
@@ -138,7 +161,11 @@ def _close_not_spread(trial) -> None:
     mark = _mark([b])
     a.send(b"close\r\n")
     got = _new_lines(b, mark)
-    expect(not any("close" in line for line in got), f"{b.name} received {got!r}")
+    relayed = any(line.rstrip().endswith("close") for line in got)  # not a notice such as "client 1 closed"
+    expect(not relayed or not a.connected,
+           f"{b.name} received {got!r}, and {a.name} is still connected: close was not recognised",
+           "make the close checks above pass first: " + (_why_close_stays(trial) or _CLOSE_HINT))
+    expect(not relayed, f"{b.name} received {got!r}")
 
 
 def _counts_down(leave, trial) -> None:
@@ -146,7 +173,8 @@ def _counts_down(leave, trial) -> None:
     a, b, c = trial.clients(3, room)
     expect(_count(room.factory) == 3, f"with 3 clients connected, numProtocols is {room.factory.numProtocols!r}")
     leave(b)
-    expect(not b.connected, f"{b.name} is {ended(b)}, so nothing can be counted down yet")
+    expect(not b.connected, f"{b.name} is {ended(b)}, so nothing can be counted down yet",
+           "close did not disconnect its sender: make the close checks above pass first")
     expect(_count(room.factory) == 2, f"after one left, numProtocols is {room.factory.numProtocols!r}")
 
 
@@ -154,6 +182,8 @@ _STREAM_HINT = ("TCP is a stream: dataReceived may get any piece of a message, o
                 "the pieces and act in lineReceived, once per complete line.")
 _CLOSE_HINT = ("lineReceived is given bytes without the line end, and in Python 3 bytes never equal a str "
                "(b'close' != 'close'); telnet also sends a \\r before the \\n")
+_TELNET_CLOSE_HINT = ("close from nc (close\\n) works, but from telnet the line is b'close\\r': strip the \\r "
+                      "before comparing")
 _LEFT_HINT = ("every connection ends in connectionLost, whatever the reason (a close, a hang-up, a reset): count "
               "down and forget the client there, and only there")
 
@@ -362,17 +392,38 @@ def _timed_room(trial):
     return trial.room(factory, clock=trial.make_factory.clock)
 
 
+def _reactor_calls() -> set:
+    """The global reactor's pending timed calls, if the learner's code has
+    imported the reactor (the checker never imports it: JupyterLite has none)."""
+    reactor = sys.modules.get("twisted.internet.reactor")
+    return set(reactor.getDelayedCalls()) if reactor is not None else set()
+
+
 def _drops_the_silent(seconds: float, trial) -> None:
     room = _timed_room(trial)
+    on_the_reactor = _reactor_calls()
     a = room.connect()
+    on_the_reactor = _reactor_calls() - on_the_reactor
     scheduled = room.clock.getDelayedCalls()
+    delays = sorted(call.getTime() - room.clock.seconds() for call in scheduled)
+    wrong_delay = (f"the countdown was set for {delays[0]:g} s: callLater takes seconds (a float), and the "
+                   f"silence allowed is {seconds:g} s" if delays and abs(delays[0] - seconds) > 1 else "")
+    expect(a.connected, f"{a.name} was dropped as soon as it connected, before any time passed",
+           "callLater takes the function to call later, without calling it: self.transport.loseConnection, "
+           "not self.transport.loseConnection() (that closes the connection now, and schedules its result, None)")
     room.advance(seconds - 0.5)
-    expect(a.connected, f"{a.name} was dropped after {seconds - 0.5:g} s")
+    expect(a.connected, f"{a.name} was dropped after {seconds - 0.5:g} s", wrong_delay)
     room.advance(1)
-    expect(not a.connected, f"{a.name} is still connected after {seconds + 0.5:g} s of silence",
-           "" if scheduled else "To begin: nothing was scheduled on self.factory.clock when the client connected. "
-           "In connectionMade, start the countdown: self.timer = self.factory.clock.callLater(self.idle, ...) "
-           "with the call that closes the connection.")
+    if on_the_reactor and not scheduled:
+        missing = ("your countdown went to the reactor (reactor.callLater), which this checker's Clock does not "
+                   "move: take the clock from the factory, self.factory.clock.callLater, so a test can drive it.")
+    elif not scheduled:
+        missing = ("To begin: nothing was scheduled on self.factory.clock when the client connected. In "
+                   "connectionMade, start the countdown: self.timer = self.factory.clock.callLater(self.idle, ...) "
+                   "with the call that closes the connection.")
+    else:
+        missing = wrong_delay
+    expect(not a.connected, f"{a.name} is still connected after {seconds + 0.5:g} s of silence", missing)
     expect(room.factory.numProtocols == 0, f"after the timeout, numProtocols is {room.factory.numProtocols!r}")
 
 
