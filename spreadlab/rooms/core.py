@@ -223,6 +223,16 @@ class ClientCore:
     _ending: str = STILL_OPEN
     _inbox: list
 
+    def __init__(self, room, name: str, peer) -> None:
+        self.room = room
+        self.name = name
+        self.peer = peer
+        self.protocol = None  # the server's protocol, once the factory built one
+        self.transport = None  # what that protocol writes to
+        self.refused = False
+        self._ending = STILL_OPEN
+        self._inbox: list[bytes] = []
+
     @property
     def ending(self) -> str:
         """How the connection ended, as this client saw it: ``"still open"``,

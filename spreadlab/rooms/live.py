@@ -237,17 +237,11 @@ class LiveClient(ClientCore):
     """
 
     def __init__(self, room: "LiveRoom", name: str, peer, external: bool) -> None:
-        self.room = room
-        self.name = name
-        self.peer = peer
-        self.external = external
-        self.protocol = None
+        super().__init__(room, name, peer)
         self.transport: _ServerSide | None = None
-        self.refused = False
+        self.external = external
         self.refusal = ""
         self.made = external  # our connect succeeded (set when it does)
-        self._ending = STILL_OPEN
-        self._inbox: list[bytes] = []
         self._arrived = 0
         self._sent = 0
         self._end: _ClientEnd | None = None

@@ -186,15 +186,9 @@ class MemoryClient(ClientCore):
     """
 
     def __init__(self, room: "MemoryRoom", name: str, peer: IPv4Address) -> None:
-        self.room = room
-        self.name = name
-        self.peer = peer
-        self.protocol = None
+        super().__init__(room, name, peer)
         self.transport: RoomTransport | None = None
-        self.refused = False
         self.made = True  # the room listens: the kernel accepts every connect
-        self._ending = STILL_OPEN
-        self._inbox: list[bytes] = []
         self._held = bytearray()  # sent, not read by the server yet
         self._eof_held = False  # closed cleanly after what is held
         self._reading = True
