@@ -23,6 +23,10 @@ __all__ = ["check_patient"]
 #: Longer than this in one call of protocol code, and the reactor was held.
 HELD = 0.5
 
+UNRECOGNISED_HINT = ("your lineReceived gets the line as it arrived: from telnet, b'/slow\\r' (Spreader removes "
+                     "the \\r only in its own lineReceived, which runs after your test). Compare "
+                     "line.strip() == b'/slow', as the starter does")
+
 
 def check_patient(factory_class, seconds: float = 2) -> Report:
     """Check a server that answers ``/slow`` with ``done`` after *seconds*
@@ -45,17 +49,26 @@ def check_patient(factory_class, seconds: float = 2) -> Report:
                           "callLater the function and its arguments, not the result of calling it: "
                           "callLater(2, self.sendLine, b'done'), not callLater(2, self.sendLine(b'done'))"):
         with _timed(factory_class) as room:
-            alice = room.connect()
-            mark = _mark([alice])
+            alice, carol = room.connect(), room.connect()
+            mark = _mark([alice, carol])
             alice.send(b"/slow\r\n")
+            spread = [line for line in _new_lines(carol, mark) if line.endswith("/slow")]
+            expect(not (spread and not room.clock.getDelayedCalls()),
+                   f"Alice typed /slow in telnet; Carol received {spread[:1]!r}: /slow was not recognised",
+                   UNRECOGNISED_HINT)
             early = _new_lines(alice, mark)
             expect(not early, f"Alice received {early!r} at once, before any time had passed")
             room.advance(seconds - 0.1)
             early = _new_lines(alice, mark)
-            expect(not early, f"Alice received {early!r} after {seconds - 0.1:g} s")
+            expect(not early, f"Alice received {early!r} before {seconds:g} s had passed "
+                              f"(looked at {seconds - 0.1:g} s)")
             room.advance(0.2)
             got = _new_lines(alice, mark)
             expect(got == ["done"], f"{seconds + 0.1:g} s later Alice has received {got!r}, not ['done']")
+            told = [line for line in _new_lines(carol, mark) if line == "done" or line.endswith(": done")]
+            expect(not told, f"Carol, who did not ask, received {told[0]!r}" if told else "",
+                   "done answers the one who asked: self.sendLine on Alice's own protocol, "
+                   "not a line for every client")
 
     with report.step("meanwhile the others talk as usual, and /slow itself is not spread",
                      hint="a command is answered, not spread: return after scheduling the answer; the answer "
