@@ -325,7 +325,24 @@ WRONG = {
         endpoints.serverFromString(reactor, w).listen(factory)
     return defer.Deferred()
 ''', "a port it cannot get ends the program with an error (exit status 1)", "a Deferred nobody looks at"),
+    "a DeferredList that never fails": ('''def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    factory = SpreadFactory()
+    ports = defer.DeferredList([endpoints.serverFromString(reactor, w).listen(factory) for w in where])
+    return ports.addCallback(lambda results: defer.Deferred())
+''', "a port it cannot get ends the program with an error (exit status 1)", "fireOnOneErrback=True"),
 }
+
+
+def test_a_program_that_ended_is_not_blamed_for_what_could_not_be_checked(tmp_path):
+    from spreadlab.teaching.exercises import check_server_program
+
+    script = tmp_path / "spread_rooms.py"
+    script.write_text(HEAD + WRONG["returns once listening"][0] + TAIL, encoding="utf-8")
+    report = check_server_program(script)
+    failed = [r.what for r in report.failed]
+    assert failed == ["it keeps serving once it listens", "one chat, one factory, Ctrl-C (3 checks)"], str(report)
+    assert "not checked" in report.failed[1].seen and "your code raised" not in str(report)
 
 
 def test_the_solution_passes_the_checker():
