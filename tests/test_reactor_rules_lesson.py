@@ -137,7 +137,15 @@ def exact_bytes(self, line):
     super(type(self), self).lineReceived(line)
 
 
+def sends_str(self, line):
+    if line.strip() == b"/slow":
+        self.factory.clock.callLater(2, self.sendLine, "done")  # str: a transport carries bytes
+        return
+    super(type(self), self).lineReceived(line)
+
+
 WRONG = [
+    ("sendLine('done')", sends_str, "done arrives 2 s later on the factory's clock, not before", "carries bytes"),
     ("done to everyone", tells_everyone, "done arrives 2 s later on the factory's clock, not before",
      "the one who asked"),
     ("line == b'/slow'", exact_bytes, "done arrives 2 s later on the factory's clock, not before",
@@ -162,6 +170,7 @@ def test_wrong_answers_are_rejected_with_the_misconception_named(name, line_rece
     misses = {r.what: r.hint for r in report.failed}
     assert step in misses, f"{name}: {step!r} passed:\n{report}"
     assert named in misses[step], misses[step]
+    assert "a method your class inherits" not in str(report), str(report)  # the checker's own clients are not the learner's
     report_count(request.config, "wrong answers rejected")
 
 

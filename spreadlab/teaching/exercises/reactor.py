@@ -62,7 +62,12 @@ def check_patient(factory_class, seconds: float = 2) -> Report:
             early = _new_lines(alice, mark)
             expect(not early, f"Alice received {early!r} before {seconds:g} s had passed "
                               f"(looked at {seconds - 0.1:g} s)")
-            room.advance(0.2)
+            try:
+                room.advance(0.2)
+            except TypeError as error:
+                expect("bytes" not in str(error), f"when done was due: TypeError: {error}",
+                       "a transport carries bytes: sendLine(b'done'), not sendLine('done')")
+                raise
             got = _new_lines(alice, mark)
             expect(got == ["done"], f"{seconds + 0.1:g} s later Alice has received {got!r}, not ['done']")
             told = [line for line in _new_lines(carol, mark) if line == "done" or line.endswith(": done")]
@@ -111,7 +116,12 @@ def _live(factory_class, seconds: float) -> None:
             waited = time.monotonic() - start
             expect(waited < HELD, f"Carol waited {waited:.1f} s for Bob's line while /slow waited")
             expect(line.endswith("are you there?"), f"Carol received {line!r}")
-            while (answer := alice.read_line()) != "done":
+            answer = None
+            while answer != "done":
+                try:
+                    answer = alice.read_line()
+                except TimeoutError:
+                    expect(False, f"Alice received no done within {seconds + 5:g} s of her /slow")
                 expect(not answer.endswith("/slow"), "Alice's /slow was spread")
             after = time.monotonic() - asked
             expect(seconds - 0.5 < after < seconds + 2, f"Alice got done after {after:.1f} s, not {seconds:g} s")
