@@ -331,6 +331,10 @@ WRONG = {
     ports = defer.DeferredList([endpoints.serverFromString(reactor, w).listen(factory) for w in where])
     return ports.addCallback(lambda results: defer.Deferred())
 ''', "a port it cannot get ends the program with an error (exit status 1)", "fireOnOneErrback=True"),
+    "a Python error": ('''def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    factory = SpreadFactory(
+''', "a port it cannot get ends the program with an error (exit status 1)", "ended before it listened"),
 }
 
 

@@ -27,6 +27,8 @@ __all__ = ["check_server_program"]
 
 ANYWHERE = "tcp:0:interface=127.0.0.1"  # a port the system chooses, on loopback
 PATIENCE = 3.0  # seconds, once the program listens somewhere: listening is immediate
+ENDED_HINT = ("the program ended before it listened anywhere: the last lines of its output, above, say why "
+              "(a Python error names the file and line to fix); run it in a terminal to see it all")
 
 
 @contextlib.contextmanager
@@ -36,7 +38,8 @@ def _running(script: Path, *endpoints: str):
     try:
         program = ServerProgram(script, *endpoints, timeout=20)
     except RuntimeError as error:
-        expect(False, _last_lines(str(error)))
+        message = str(error)
+        expect(False, _last_lines(message), ENDED_HINT if "exited with status" in message else "")
     try:
         yield program
     finally:
@@ -140,6 +143,8 @@ def _taken_port(script: Path, patience: float = PATIENCE) -> None:
             message = str(error)
             expect("exited with status" in message and "exited with status 0" not in message,
                    _last_lines(message))
+            expect("CannotListenError" in message or "Address already in use" in message,
+                   "it ended, but not because of the taken port: " + _last_lines(message), ENDED_HINT)
             return
         try:
             try:
