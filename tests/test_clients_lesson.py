@@ -202,6 +202,19 @@ class KeepsBytes(Visitor):
             self.transport.loseConnection()
 
 
+class KeepsTheWelcomeAsBytes(Visitor):
+    """Keeps the welcome as bytes (bytes vs str): told to decode, not that TCP is a stream."""
+
+    def lineReceived(self, line):
+        if self.welcome is None:
+            self.welcome = line
+            self.sendLine(self.message.encode("utf-8"))
+            return
+        self.heard.append(line.decode("utf-8"))
+        if len(self.heard) == self.wanted:
+            self.transport.loseConnection()
+
+
 class Aborts(Visitor):
     """Thinks abortConnection is the way to hang up."""
 
@@ -234,17 +247,20 @@ WRONG = [
     # (answer, a step that must fail, words its hint must contain: the misconception named)
     (ChunkIsALine, "it waits for the whole welcome, even when it arrives one byte at a time", "TCP is a stream"),
     (WritesStr, "it keeps the welcome and answers it with its message, as one line", "bytes, not str"),
-    (NoLineEnd, "it keeps the welcome and answers it with its message, as one line", "with its line end"),
+    (NoLineEnd, "it keeps the welcome and answers it with its message, as one line", "a line needs its end"),
+    (NoLineEnd, "it waits for the whole welcome, even when it arrives one byte at a time", "a line needs its end"),
     (SpeaksFirst, "it says nothing before the welcome has arrived", "not that the server has greeted you"),
     (WelcomeIsHeard, "later lines are kept in heard, as text, without line ends", "not something another client said"),
-    (KeepsBytes, "later lines are kept in heard, as text, without line ends", "decode each line"),
-    (Aborts, "it leaves cleanly once it has heard `wanted` lines, and not before", "abortConnection drops"),
+    (KeepsBytes, "later lines are kept in heard, as text, without line ends", "decode it"),
+    (KeepsTheWelcomeAsBytes, "it keeps the welcome and answers it with its message, as one line", "decode it"),
+    (KeepsTheWelcomeAsBytes, "it waits for the whole welcome, even when it arrives one byte at a time", "decode it"),
+    (Aborts, "it leaves cleanly once it has heard `wanted` lines, and not before", "abortConnection resets"),
     (KeepsTheCarriageReturn, "it keeps the welcome and answers it with its message, as one line", "\\r\\n"),
     (NeverLeaves, "it leaves cleanly once it has heard `wanted` lines, and not before", "loseConnection"),
 ]
 
 
-@pytest.mark.parametrize("answer, step, named", WRONG, ids=[w[0].__name__ for w in WRONG])
+@pytest.mark.parametrize("answer, step, named", WRONG, ids=[f"{w[0].__name__}-{i}" for i, w in enumerate(WRONG)])
 def test_wrong_answers_are_rejected_with_the_misconception_named(answer, step, named, request):
     report = check_visitor(answer)
     assert not report, f"{answer.__name__} was accepted:\n{report}"
@@ -252,6 +268,11 @@ def test_wrong_answers_are_rejected_with_the_misconception_named(answer, step, n
     assert step in misses, f"{answer.__name__}: the step {step!r} passed:\n{report}"
     assert named in misses[step], f"{answer.__name__}: the hint does not say {named!r}: {misses[step]}"
     report_count(request.config, "wrong answers rejected")
+
+
+def test_speaking_first_is_told_once_not_also_that_tcp_is_a_stream():
+    report = check_visitor(SpeaksFirst)
+    assert [r.what for r in report.failed] == ["it says nothing before the welcome has arrived"], str(report)
 
 
 def test_the_starter_stub_scores_zero_with_a_hint_to_begin():

@@ -56,8 +56,16 @@ def awaiting(self, line):
         super(type(self), self).lineReceived(line)
 
 
+def lambda_and_write(self, line):
+    if line.strip() != b"/slow":
+        super(type(self), self).lineReceived(line)
+    else:
+        self.factory.clock.callLater(2.0, lambda: self.transport.write(b"done\n"))
+
+
 RIGHT = [("solution", PatientFactory), ("deferLater", factory_for(with_defer_later)),
-         ("deferLater + callback", factory_for(defer_later_then_callback)), ("await", factory_for(awaiting))]
+         ("deferLater + callback", factory_for(defer_later_then_callback)), ("await", factory_for(awaiting)),
+         ("lambda, transport.write", factory_for(lambda_and_write))]
 
 
 @pytest.mark.parametrize("name, answer", RIGHT, ids=[r[0] for r in RIGHT])
@@ -112,7 +120,36 @@ def busy_waits(self, line):
     super(type(self), self).lineReceived(line)
 
 
+def tells_everyone(self, line):
+    if line.strip() == b"/slow":
+        def answer():
+            for client in self.factory.clients:
+                client.sendLine(b"done")  # the answer is for the one who asked
+        self.factory.clock.callLater(2, answer)
+        return
+    super(type(self), self).lineReceived(line)
+
+
+def exact_bytes(self, line):
+    if line == b"/slow":  # telnet's b"/slow\r" is not recognised
+        self.factory.clock.callLater(2, self.sendLine, b"done")
+        return
+    super(type(self), self).lineReceived(line)
+
+
+def sends_str(self, line):
+    if line.strip() == b"/slow":
+        self.factory.clock.callLater(2, self.sendLine, "done")  # str: a transport carries bytes
+        return
+    super(type(self), self).lineReceived(line)
+
+
 WRONG = [
+    ("sendLine('done')", sends_str, "done arrives 2 s later on the factory's clock, not before", "carries bytes"),
+    ("done to everyone", tells_everyone, "done arrives 2 s later on the factory's clock, not before",
+     "the one who asked"),
+    ("line == b'/slow'", exact_bytes, "done arrives 2 s later on the factory's clock, not before",
+     "line.strip()"),
     ("time.sleep", sleeps, "lineReceived returns at once: the reactor is free while /slow waits",
      "time.sleep holds the reactor"),
     ("callLater(f())", calls_it_now, "done arrives 2 s later on the factory's clock, not before",
@@ -133,6 +170,7 @@ def test_wrong_answers_are_rejected_with_the_misconception_named(name, line_rece
     misses = {r.what: r.hint for r in report.failed}
     assert step in misses, f"{name}: {step!r} passed:\n{report}"
     assert named in misses[step], misses[step]
+    assert "a method your class inherits" not in str(report), str(report)  # the checker's own clients are not the learner's
     report_count(request.config, "wrong answers rejected")
 
 

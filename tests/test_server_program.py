@@ -325,7 +325,28 @@ WRONG = {
         endpoints.serverFromString(reactor, w).listen(factory)
     return defer.Deferred()
 ''', "a port it cannot get ends the program with an error (exit status 1)", "a Deferred nobody looks at"),
+    "a DeferredList that never fails": ('''def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    factory = SpreadFactory()
+    ports = defer.DeferredList([endpoints.serverFromString(reactor, w).listen(factory) for w in where])
+    return ports.addCallback(lambda results: defer.Deferred())
+''', "a port it cannot get ends the program with an error (exit status 1)", "fireOnOneErrback=True"),
+    "a Python error": ('''def main(reactor, *where):
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    factory = SpreadFactory(
+''', "a port it cannot get ends the program with an error (exit status 1)", "ended before it listened"),
 }
+
+
+def test_a_program_that_ended_is_not_blamed_for_what_could_not_be_checked(tmp_path):
+    from spreadlab.teaching.exercises import check_server_program
+
+    script = tmp_path / "spread_rooms.py"
+    script.write_text(HEAD + WRONG["returns once listening"][0] + TAIL, encoding="utf-8")
+    report = check_server_program(script)
+    failed = [r.what for r in report.failed]
+    assert failed == ["it keeps serving once it listens", "one chat, one factory, Ctrl-C (3 checks)"], str(report)
+    assert "not checked" in report.failed[1].seen and "your code raised" not in str(report)
 
 
 def test_the_solution_passes_the_checker():
@@ -373,3 +394,59 @@ def test_the_starter_scores_zero_and_a_missing_script_says_what_to_do(tmp_path):
     assert sum(r.passed for r in report.results) == 0
     missing = check_server_program(tmp_path / "nowhere.py")
     assert not missing and "%%writefile" in missing.results[0].hint
+
+
+GOODBYE = textwrap.dedent("""\
+    import sys
+    from twisted.internet import defer, reactor
+    from twisted.internet.protocol import Factory
+    from twisted.protocols.basic import LineReceiver
+
+    class Guest(LineReceiver):
+        def connectionMade(self):
+            self.factory.guests.append(self)
+            self.sendLine(b"hi")
+
+        def connectionLost(self, reason):
+            self.factory.guests.remove(self)
+            if not self.factory.guests and not self.factory.gone.called:
+                self.factory.gone.callback(None)
+
+    factory = Factory.forProtocol(Guest)
+    factory.guests, factory.gone = [], defer.Deferred()
+
+    def goodbye():
+        for guest in list(factory.guests):
+            guest.sendLine(b"goodbye")
+            guest.transport.loseConnection()
+        if sys.argv[1] == "waits":
+            return factory.gone  # the reactor waits for it before it drops the connections
+
+    reactor.addSystemEventTrigger("before", "shutdown", goodbye)
+    print(reactor.listenTCP(0, factory, interface="127.0.0.1").getHost().port, flush=True)
+    reactor.run()
+""")
+
+
+@pytest.mark.parametrize("trigger, received", [("returns", b"hi\r\n"), ("waits", b"hi\r\ngoodbye\r\n")])
+def test_a_goodbye_in_a_before_shutdown_trigger_arrives_only_if_the_trigger_waits(trigger, received, tmp_path):
+    """Lesson 08, section 6: the reactor drops the connections right after the
+    'before' triggers, so a goodbye is only sent when the trigger returns a
+    Deferred that fires once the connections have closed."""
+    import socket
+
+    path = tmp_path / "goodbye.py"
+    path.write_text(GOODBYE, encoding="utf-8")
+    process = subprocess.Popen([sys.executable, str(path), trigger], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(process.stdout.readline())
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            data = client.recv(100)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(10) == 0
+            while chunk := client.recv(100):
+                data += chunk
+    finally:
+        process.kill()
+        process.wait()
+    assert data == received

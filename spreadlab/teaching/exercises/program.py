@@ -27,6 +27,8 @@ __all__ = ["check_server_program"]
 
 ANYWHERE = "tcp:0:interface=127.0.0.1"  # a port the system chooses, on loopback
 PATIENCE = 3.0  # seconds, once the program listens somewhere: listening is immediate
+ENDED_HINT = ("the program ended before it listened anywhere: the last lines of its output, above, say why "
+              "(a Python error names the file and line to fix); run it in a terminal to see it all")
 
 
 @contextlib.contextmanager
@@ -36,7 +38,8 @@ def _running(script: Path, *endpoints: str):
     try:
         program = ServerProgram(script, *endpoints, timeout=20)
     except RuntimeError as error:
-        expect(False, _last_lines(str(error)))
+        message = str(error)
+        expect(False, _last_lines(message), ENDED_HINT if "exited with status" in message else "")
     try:
         yield program
     finally:
@@ -79,7 +82,8 @@ def check_server_program(script) -> Report:
 
     with report.step("a port it cannot get ends the program with an error (exit status 1)",
                      hint="listen() reports a port it cannot get through its Deferred: combine the Deferreds "
-                          "(defer.gatherResults) or await each one, and make main's result depend on them, so "
+                          "(defer.gatherResults; a DeferredList fails only with fireOnOneErrback=True) or await "
+                          "each one, and make main's result depend on them, so "
                           "that react logs the error and ends the program; a Deferred nobody looks at only "
                           "reaches the log"):
         _taken_port(script)
@@ -96,6 +100,12 @@ def _serving_checks(report: Report, program: ServerProgram, ports: list[int]) ->
             program.process.wait(0.5)
         expect(program.running, f"the program ended by itself, with status {program.process.returncode}, "
                                  "right after it started listening")
+    if not report.results[-1].passed:
+        report.results.append(Result(
+            "one chat, one factory, Ctrl-C (3 checks)", False,
+            "not checked: they need the program still running, and it had ended",
+            "make the check above pass, then run the checker again"))
+        return
 
     with report.step("one chat: a line typed on one port reaches a client of the other",
                      hint="a factory is one server: what its clients share (the list of clients) lives on it. "
@@ -133,6 +143,8 @@ def _taken_port(script: Path, patience: float = PATIENCE) -> None:
             message = str(error)
             expect("exited with status" in message and "exited with status 0" not in message,
                    _last_lines(message))
+            expect("CannotListenError" in message or "Address already in use" in message,
+                   "it ended, but not because of the taken port: " + _last_lines(message), ENDED_HINT)
             return
         try:
             try:

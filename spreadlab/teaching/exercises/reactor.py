@@ -23,6 +23,10 @@ __all__ = ["check_patient"]
 #: Longer than this in one call of protocol code, and the reactor was held.
 HELD = 0.5
 
+UNRECOGNISED_HINT = ("your lineReceived gets the line as it arrived: from telnet, b'/slow\\r' (Spreader removes "
+                     "the \\r only in its own lineReceived, which runs after your test). Compare "
+                     "line.strip() == b'/slow', as the starter does")
+
 
 def check_patient(factory_class, seconds: float = 2) -> Report:
     """Check a server that answers ``/slow`` with ``done`` after *seconds*
@@ -45,17 +49,31 @@ def check_patient(factory_class, seconds: float = 2) -> Report:
                           "callLater the function and its arguments, not the result of calling it: "
                           "callLater(2, self.sendLine, b'done'), not callLater(2, self.sendLine(b'done'))"):
         with _timed(factory_class) as room:
-            alice = room.connect()
-            mark = _mark([alice])
+            alice, carol = room.connect(), room.connect()
+            mark = _mark([alice, carol])
             alice.send(b"/slow\r\n")
+            spread = [line for line in _new_lines(carol, mark) if line.endswith("/slow")]
+            expect(not (spread and not room.clock.getDelayedCalls()),
+                   f"Alice typed /slow in telnet; Carol received {spread[:1]!r}: /slow was not recognised",
+                   UNRECOGNISED_HINT)
             early = _new_lines(alice, mark)
             expect(not early, f"Alice received {early!r} at once, before any time had passed")
             room.advance(seconds - 0.1)
             early = _new_lines(alice, mark)
-            expect(not early, f"Alice received {early!r} after {seconds - 0.1:g} s")
-            room.advance(0.2)
+            expect(not early, f"Alice received {early!r} before {seconds:g} s had passed "
+                              f"(looked at {seconds - 0.1:g} s)")
+            try:
+                room.advance(0.2)
+            except TypeError as error:
+                expect("bytes" not in str(error), f"when done was due: TypeError: {error}",
+                       "a transport carries bytes: sendLine(b'done'), not sendLine('done')")
+                raise
             got = _new_lines(alice, mark)
             expect(got == ["done"], f"{seconds + 0.1:g} s later Alice has received {got!r}, not ['done']")
+            told = [line for line in _new_lines(carol, mark) if line == "done" or line.endswith(": done")]
+            expect(not told, f"Carol, who did not ask, received {told[0]!r}" if told else "",
+                   "done answers the one who asked: self.sendLine on Alice's own protocol, "
+                   "not a line for every client")
 
     with report.step("meanwhile the others talk as usual, and /slow itself is not spread",
                      hint="a command is answered, not spread: return after scheduling the answer; the answer "
@@ -98,7 +116,12 @@ def _live(factory_class, seconds: float) -> None:
             waited = time.monotonic() - start
             expect(waited < HELD, f"Carol waited {waited:.1f} s for Bob's line while /slow waited")
             expect(line.endswith("are you there?"), f"Carol received {line!r}")
-            while (answer := alice.read_line()) != "done":
+            answer = None
+            while answer != "done":
+                try:
+                    answer = alice.read_line()
+                except TimeoutError:
+                    expect(False, f"Alice received no done within {seconds + 5:g} s of her /slow")
                 expect(not answer.endswith("/slow"), "Alice's /slow was spread")
             after = time.monotonic() - asked
             expect(seconds - 0.5 < after < seconds + 2, f"Alice got done after {after:.1f} s, not {seconds:g} s")
