@@ -13,6 +13,7 @@ far as this machine allows (a venv instead of conda).
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import json
 import os
@@ -126,13 +127,30 @@ def imported_modules(source: str) -> set[str]:
     return found
 
 
+@functools.lru_cache(maxsize=None)
+def _packages_distributions() -> dict[str, list[str]]:
+    """Top-level module -> the distributions that install it.  Python 3.10's
+    ``packages_distributions`` reads only ``top_level.txt``, which wheels built
+    by newer tools (Twisted's) do not have: the modules are read from each
+    distribution's list of files too, as Python 3.11 does."""
+    found = {top: list(names) for top, names in importlib.metadata.packages_distributions().items()}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        for path in dist.files or ():
+            if path.suffix == ".py" and ".." not in path.parts:
+                top = path.parts[0] if len(path.parts) > 1 else path.stem
+                if name not in found.setdefault(top, []):
+                    found[top].append(name)
+    return found
+
+
 def distribution_of(module: str) -> str | None:
     """The distribution (canonical name) that provides *module*, None for the
     standard library."""
     top = module.split(".")[0]
     if top in sys.stdlib_module_names:
         return None
-    provided = importlib.metadata.packages_distributions().get(top, [])
+    provided = _packages_distributions().get(top, [])
     for dotted in (".".join(module.split(".")[:2]), top):  # zope.interface before zope
         if canonicalize_name(dotted) in {canonicalize_name(d) for d in provided}:
             return canonicalize_name(dotted)
