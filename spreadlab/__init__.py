@@ -12,7 +12,8 @@ One import brings the helpers a lesson needs::
   (the blog's original, flaws and all, is `spreadlab.servers.seed`);
 - what happened in a room: `Trace` and its `Event`s;
 - seeing it: `Board` (live), `Timeline` (replay), `sequence_svg` (static);
-- checking yourself: `quiz`, and the checkers in `spreadlab.teaching.exercises`.
+- checking yourself: `quiz`, and the checkers in `spreadlab.teaching.exercises`;
+- the learner's language: `set_language("zh-CN")` (or `"en"`), at the top of a lesson.
 
 The widgets and the reactor thread are imported on first use, so that
 ``python -m spreadlab serve`` does not load IPython and ipywidgets.
@@ -24,6 +25,7 @@ import sys
 from .rooms.memory import MemoryClient, MemoryRoom, cut
 from .servers.spread import WELCOME, SpreadFactory, Spreader
 from .rooms.trace import Event, Trace
+from .i18n import set_language
 
 #: Names imported from their module the first time they are asked for.
 _LAZY = {
@@ -51,7 +53,7 @@ __all__ = [
     "SpreadFactory", "Spreader", "WELCOME",
     "Trace", "Event",
     "Board", "Timeline", "show", "sequence_svg",
-    "quiz",
+    "quiz", "set_language",
 ]
 __version__ = "0.1.0"
 
