@@ -17,6 +17,7 @@ All of it for both editions: English (notebooks/) and Simplified Chinese
 from __future__ import annotations
 
 import pathlib
+import re
 
 import nbformat
 import pytest
@@ -71,11 +72,26 @@ def test_runs_top_to_bottom_in_a_fresh_kernel(path, tmp_path):
         for out in cell.outputs if out.output_type == "error"
     ]
     assert not errors, f"{path.name}: error outputs {errors}"
+    if path in CHINESE:
+        _assert_checkers_answered_in_chinese(path, nb)
+
+
+def _assert_checkers_answered_in_chinese(path, nb):
+    """In the Chinese edition a checker's report (on the lesson's starting point) is Chinese:
+    its frame, what it saw and its hint come from the catalog, not the English source."""
+    checked = 0
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not re.search(r"^check_\w+\(", cell.source, re.M):
+            continue
+        shown = "\n".join(out.get("text", "") + out.get("data", {}).get("text/plain", "") for out in cell.outputs)
+        assert re.search(r"[\u4e00-\u9fff]", shown), f"zh-CN/{path.name}: cell {i} ({cell.id}) answered without Chinese: {shown[:200]!r}"
+        for english in ("checks passed", "seen:", "hint:", "not checked yet"):
+            assert english not in shown, f"zh-CN/{path.name}: cell {i} ({cell.id}) still says {english!r}: {shown[:300]!r}"
+        checked += 1
+    return checked
 
 
 # ------------------------------------------------- the course's shape and pace
-
-import re
 
 ROOT = pathlib.Path(__file__).parent.parent
 #: The course's lessons, by number (the welcome page and the README list them all).
