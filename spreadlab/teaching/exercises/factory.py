@@ -135,16 +135,21 @@ _RETURN_HINT = N_("buildProtocol must return a protocol for each connection it l
 _FOURTH_GOT_IN = N_("a fourth client got in while three were connected")
 
 
-def _full(trial, room, where: str = "", hint: str = _RETURN_HINT) -> list:
-    """Three clients let into *room*, and a fourth closed at once; *where*
-    (an `N_` text) names the server; *hint* is the hint when fewer than three
-    get in."""
+def _full(trial, room, server: str = "", hint: str = _RETURN_HINT) -> list:
+    """Three clients let into *room*, and a fourth closed at once; *server*
+    (an `N_` text) names the server when there are two; *hint* is the hint
+    when fewer than three get in."""
     three = trial.clients(3, room)
-    shut = [c.name for c in three if not c.connected]
-    where = _(where) if where else ""
-    expect(not shut, _("{where}{clients} closed at once, with fewer than 3 connected").format(
-        where=where, clients=", ".join(shut)), _(hint))
-    expect(not room.connect().connected, where + _(_FOURTH_GOT_IN))
+    shut = ", ".join(c.name for c in three if not c.connected)
+    if server:
+        fewer = _("{server}: {clients} closed at once, with fewer than 3 connected").format(
+            server=_(server), clients=shut)
+        fourth = _("{server}: a fourth client got in while three were connected").format(server=_(server))
+    else:
+        fewer = _("{clients} closed at once, with fewer than 3 connected").format(clients=shut)
+        fourth = _(_FOURTH_GOT_IN)
+    expect(not shut, fewer, _(hint))
+    expect(not room.connect().connected, fourth)
     return three
 
 
@@ -187,8 +192,8 @@ def _refused_take_no_place(trial) -> None:
 
 
 def _two_servers_apart(trial) -> None:
-    _full(trial, trial.room(), N_("server 1: "))
-    _full(trial, trial.room(), N_("server 2, with server 1 full beside it: "), _SHARED_HINT)
+    _full(trial, trial.room(), N_("server 1"))
+    _full(trial, trial.room(), N_("server 2, with server 1 full beside it"), _SHARED_HINT)
 
 
 REFUSING_FACTORY = [

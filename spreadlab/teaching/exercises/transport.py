@@ -206,11 +206,13 @@ def _tells_its_address(trial) -> None:
                         "write the line there, in bytes."))
     expect(b"IPv4Address" not in got, seen,
            _("That is the whole address object printed: it has .host and .port; build the text from them."))
-    expect(b":%d" % client.transport.getHost().port not in got, _("{seen}: that is the server's port").format(seen=seen),
+    expect(b":%d" % client.transport.getHost().port not in got,
+           _("on connecting, the client received {got}: that is the server's port").format(got=show(got)),
            _("transport.getPeer() is the other end of the connection (the client); transport.getHost() is this "
              "end, the server's address."))
     expect(lines_in(got) == [_you_are(client)] and got.endswith(b"\n"),
-           _("{seen}, not {wanted}").format(seen=seen, wanted=show(_you_are(client))))
+           _("on connecting, the client received {got}, not {wanted}").format(got=show(got),
+                                                                              wanted=show(_you_are(client))))
 
 
 def _tells_each_its_own(trial) -> None:
