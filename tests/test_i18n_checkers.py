@@ -5,7 +5,7 @@ seen in Chinese, exactly as the catalog translates the English report; right ans
 The wrong and right answers are the ones the English tests try (tests/test_exercises_answers.py,
 test_clients_lesson.py, test_reactor_rules_lesson.py, test_server_program.py). The Chinese
 expected here is not written in this file: it is the English report translated through the shipped
-catalog (``spreadlab.mo``, read by gettext on its own), message by message, the values in a
+catalog (``spreadlab.po``, read by Babel on its own, not through spreadlab.i18n), message by message, the values in a
 message's ``{placeholders}`` carried over (and translated too when they are messages themselves).
 A check whose text is missing from the catalog, or left untranslated, fails: its text would contain
 no Chinese.
@@ -13,12 +13,12 @@ no Chinese.
 
 from __future__ import annotations
 
-import gettext
 import re
 import string
 from functools import lru_cache
 
 import pytest
+from babel.messages.pofile import read_po
 from conftest import report_count
 
 import test_clients_lesson as clients_lesson
@@ -31,6 +31,7 @@ from spreadlab.teaching.exercises import check_patient, check_server_program, ch
 pytestmark = pytest.mark.timeout(240)
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]")
 
 
 @pytest.fixture(autouse=True)
@@ -43,9 +44,17 @@ def _back_to_english():
 
 
 @lru_cache(maxsize=None)
-def _catalog() -> gettext.GNUTranslations:
-    with open(i18n.LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo", "rb") as mo:
-        return gettext.GNUTranslations(mo)
+def _messages() -> dict[str, str]:
+    """English -> Chinese for every message of the shipped catalog (both forms of a plural)."""
+    with open(i18n.LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / f"{i18n.DOMAIN}.po", "rb") as po:
+        catalog = read_po(po, locale="zh_CN")
+    messages = {}
+    for message in catalog:
+        if message.id:
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            messages.update((english, strings[0]) for english in ids)
+    return messages
 
 
 @lru_cache(maxsize=None)
@@ -53,8 +62,8 @@ def _patterns() -> list[tuple[re.Pattern, str]]:
     """(a regex matching the English message with any values in its fields, its translation) for
     every message with placeholders, the most specific first (most literal text)."""
     patterns = []
-    for msgid, msgstr in _catalog()._catalog.items():
-        if not isinstance(msgid, str) or "{" not in msgid:
+    for msgid, msgstr in _messages().items():
+        if "{" not in msgid:
             continue
         regex, literal, seen = "", 0, set()
         for text, field, _spec, _conversion in string.Formatter().parse(msgid):
@@ -67,18 +76,22 @@ def _patterns() -> list[tuple[re.Pattern, str]]:
     return [(regex, msgstr) for _literal, regex, msgstr in sorted(patterns, key=lambda p: -p[0])]
 
 
+@lru_cache(maxsize=None)
 def translated(text: str) -> str:
-    """*text*, an English text a checker showed, as the catalog says it in Chinese."""
-    exact = _catalog().gettext(text) if text else text
-    if exact != text:
-        return exact
+    """*text*, an English text a checker showed, as the catalog says it in Chinese: the message
+    itself if the catalog has it, else the message whose fields match it, with the values found in
+    the fields translated the same way. Where a text can be read as more than one message (a
+    message inside a field of another), the reading that leaves the least English wins."""
+    readings = [text]
+    if _messages().get(text):
+        readings.append(_messages()[text])
     for regex, msgstr in _patterns():
         match = regex.fullmatch(text)
         if match:
             values = {name: translated(value) for name, value in match.groupdict().items()}
-            return "".join(literal + (values[field] if field is not None else "")
-                           for literal, field, _spec, _conversion in string.Formatter().parse(msgstr))
-    return text
+            readings.append("".join(literal + (values[field] if field is not None else "")
+                                    for literal, field, _spec, _conversion in string.Formatter().parse(msgstr)))
+    return min(readings, key=lambda reading: len(LATIN.findall(reading)))
 
 
 def shown(text: str) -> str:

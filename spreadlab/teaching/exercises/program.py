@@ -40,11 +40,19 @@ def _running(script: Path, *endpoints: str):
         program = ServerProgram(script, *endpoints, timeout=20)
     except RuntimeError as error:
         message = str(error)
-        expect(False, _last_lines(message), _(ENDED_HINT) if "exited with status" in message else "")
+        expect(False, _last_lines(message), _(ENDED_HINT) if _exit_status(message) is not None else "")
     try:
         yield program
     finally:
         program.stop()
+
+
+def _exit_status(message: str) -> int | None:
+    """The exit status a `ServerProgram` error names ("exited with status 1", worded in the
+    learner's language as the error is), or None when the program had not exited."""
+    wording = re.escape(_("exited with status {status}")).replace(re.escape("{status}"), r"(-?\d+)")
+    found = re.search(wording, message)
+    return int(found.group(1)) if found else None
 
 
 def _last_lines(text: str, n: int = 6) -> str:
@@ -148,8 +156,7 @@ def _taken_port(script: Path, patience: float = PATIENCE) -> None:
             program = ServerProgram(script, ANYWHERE, f"tcp:{taken}:interface=127.0.0.1", timeout=20)
         except RuntimeError as error:  # it ended before listening anywhere
             message = str(error)
-            expect("exited with status" in message and "exited with status 0" not in message,
-                   _last_lines(message))
+            expect(_exit_status(message) not in (None, 0), _last_lines(message))
             expect("CannotListenError" in message or "Address already in use" in message,
                    _("it ended, but not because of the taken port: {output}").format(output=_last_lines(message)),
                    _(ENDED_HINT))

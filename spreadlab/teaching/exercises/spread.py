@@ -315,7 +315,7 @@ def _names_per_client(trial) -> None:
         sender.send(b"from me\r\n")
         got = _new_lines(c, mark)
         expect(len(got) == 1 and _said_by(name, got[0], "from me"),
-               _("{client} received {got} from {name}").format(client=c.name, got=repr(got), name=name))
+               _("from {name}, {client} received {got}").format(client=c.name, got=repr(got), name=name))
 
 
 def _survives_empty_nick(trial) -> None:
