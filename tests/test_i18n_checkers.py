@@ -13,6 +13,7 @@ no Chinese.
 
 from __future__ import annotations
 
+import html
 import re
 import string
 from functools import lru_cache
@@ -138,6 +139,8 @@ def _assert_same_check_in_chinese(check, step: str, label: str, compare_seen: bo
                                          f"catalog's\n  {expected!r}\n(English: {english_text!r})"
         if english_text:
             assert CJK.search(chinese_text), f"{label}: the {part} is not translated: {chinese_text!r}"
+        if part != "seen":  # as the learner reads it: the report printed, and drawn in the notebook
+            assert expected in str(chinese) and html.escape(expected) in chinese._repr_html_(), str(chinese)
     assert CJK.search(shown(chinese.title)) or chinese.title in ("/nick", "/who"), chinese.title  # commands stay
 
 
@@ -217,7 +220,7 @@ def test_the_solutions_of_the_live_checkers_still_pass_in_chinese():
 
 
 def test_the_expected_chinese_comes_from_the_catalog_and_an_english_text_is_not_it():
-    assert translated("hello comes back as HELLO") == "hello 返回为 HELLO"
+    assert translated("hello comes back as HELLO") == "hello 返回时变成 HELLO"
     assert translated("after client 1 closed its connection: numProtocols == 3, not 2") == \
         "client 1 关闭连接之后：numProtocols == 3，而不是 2"
     assert translated("A sentence no catalog has.") == "A sentence no catalog has."
