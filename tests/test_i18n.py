@@ -211,25 +211,28 @@ def test_the_reactor_explains_itself_in_chinese():
 
 
 def test_a_blocked_reactor_is_reported_in_chinese():
-    import time
+    import threading
 
     from spreadlab.rooms.background import blocking_call, start_reactor, submit
 
     start_reactor()
     i18n.set_language("zh-CN")
+    released = threading.Event()
 
     def slow_handler():
-        time.sleep(1.5)
+        released.wait(10)  # holds the reactor thread, as time.sleep would
 
     submit(slow_handler)
-    time.sleep(0.1)
-    with pytest.raises(TimeoutError) as info:
-        blocking_call(lambda: "answer", timeout=0.3)
+    try:
+        with pytest.raises(TimeoutError) as info:
+            blocking_call(lambda: "answer", timeout=0.3)
+    finally:
+        released.set()
     message = str(info.value)
     assert message.startswith("反应器线程正忙于执行你的 slow_handler（第 "), message
-    assert "行：time.sleep(1.5)）：它运行期间，反应器不能为任何人读、写或运行定时器。" in message
+    assert "行：released.wait(10)  # holds the reactor thread, as time.sleep would）：它运行期间，反应器不能为任何人读、写或运行定时器。" in message
     assert "；因此：" in message and "<lambda> 没有在 0.3 秒内在反应器线程里完成（仍在等待的 Deferred 已被取消）" in message
-    time.sleep(1.5)
+    assert blocking_call(lambda: "free again") == "free again"
 
 
 def _cell_outputs(cell) -> str:
