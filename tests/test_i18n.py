@@ -299,3 +299,38 @@ def test_the_built_wheel_ships_the_compiled_catalog_and_speaks_chinese_from_it(t
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
                          cwd=tmp_path).stdout
     assert out.strip() == "T：1 个检查项中通过了 0 个。"
+
+
+def test_a_room_tells_a_learner_in_chinese_what_went_wrong():
+    """Errors a learner meets in the lessons: a port another program holds, a closed room, a name
+    no client has, and every `seen` on a card of the board."""
+    import socket
+
+    from spreadlab import MemoryRoom, SpreadFactory
+    from spreadlab.rooms.live import LiveRoom, PortInUse
+
+    i18n.set_language("zh-CN")
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(PortInUse) as info:
+            LiveRoom(SpreadFactory(), f"tcp:{port}:interface=127.0.0.1")
+    assert str(info.value).startswith(f"端口 {port} 已被另一个程序占用（另一个笔记本的内核？"), str(info.value)
+    assert f"`lsof -i :{port}` 能看出是哪个）：停止那个程序，或者换一个端口" in str(info.value)
+    room = MemoryRoom(SpreadFactory())
+    with pytest.raises(KeyError, match="这个房间里没有叫 'client 9' 的客户端"):
+        room.client("client 9")
+    room.close()
+    with pytest.raises(RuntimeError, match="^这个房间已经关闭；请新建一个$"):
+        room.connect()
+
+
+def test_the_browser_edition_says_in_chinese_why_a_cell_does_not_run_there(capsys):
+    from spreadlab.publish import browser
+
+    i18n.set_language("zh-CN")
+    browser.needs_network("", "print('not run')")
+    shown = capsys.readouterr().out  # outside a kernel, IPython prints what it would display
+    assert "这个单元格需要真实的网络连接（Twisted 的反应器、套接字、线程或 shell）" in shown
+    assert "&#9888; 这个单元格需要真实的网络连接" in shown and "not run" not in shown

@@ -321,7 +321,7 @@ class MemoryRoom(RoomCore):
                 break
             self._fire(min(due) - clock.seconds())
         else:
-            raise RuntimeError("timed calls keep scheduling more calls without time passing")
+            raise RuntimeError(_("timed calls keep scheduling more calls without time passing"))
         self._fire(target - clock.seconds())
         self._run()
 
