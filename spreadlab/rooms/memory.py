@@ -315,7 +315,7 @@ class MemoryRoom(RoomCore):
         were already scheduled)."""
         clock = self.clock
         target = clock.seconds() + seconds
-        for _ in range(1_000_000):
+        for _step in range(1_000_000):
             due = [call.getTime() for call in clock.getDelayedCalls()]
             if not due or min(due) > target:
                 break
