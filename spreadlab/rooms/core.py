@@ -319,7 +319,7 @@ class RoomCore:
         for c in list(self.all_clients):
             if c.name == name:
                 return c
-        raise KeyError(f"no client called {name!r} in this room")
+        raise KeyError(_("no client called {name} in this room").format(name=repr(name)))
 
     def _raise_new_errors(self) -> None:
         """Raise the errors not raised yet (with ``raise_errors``): one as
@@ -332,7 +332,7 @@ class RoomCore:
         if len(new) == 1:
             new[0].raiseException()
         exceptions = [f.value.with_traceback(f.getTracebackObject()) for f in new]
-        raise ProtocolErrors(f"{len(new)} errors in protocol code", exceptions)
+        raise ProtocolErrors(_("{count} errors in protocol code").format(count=len(new)), exceptions)
 
     def close(self) -> None:  # pragma: no cover - each backend closes its own way
         raise NotImplementedError

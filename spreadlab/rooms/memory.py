@@ -315,13 +315,13 @@ class MemoryRoom(RoomCore):
         were already scheduled)."""
         clock = self.clock
         target = clock.seconds() + seconds
-        for _ in range(1_000_000):
+        for _step in range(1_000_000):
             due = [call.getTime() for call in clock.getDelayedCalls()]
             if not due or min(due) > target:
                 break
             self._fire(min(due) - clock.seconds())
         else:
-            raise RuntimeError("timed calls keep scheduling more calls without time passing")
+            raise RuntimeError(_("timed calls keep scheduling more calls without time passing"))
         self._fire(target - clock.seconds())
         self._run()
 

@@ -402,7 +402,10 @@ def scene_html(
             # Translators: {data} is the bytes the server wrote; {count} how many clients it wrote them to.
             wrote = _("wrote “{data}” to {count}").format(data=bytes_html(last.data, 40), count=len(last.receivers))
             message += f'<div style="{line};color:{WRITE_COLOUR}" title="{title}">{wrote}</div>'
-    connected, events = html_text(_("connected:")), html_text(_("events:"))
+    # Translators: in the server's box: how many clients are connected ({count} is drawn in bold).
+    connected = html_text(_("connected: {count}: {names}") if listed else _("connected: {count}")).format(
+        count=f"<b>{len(active)}</b>", names=listed)
+    events = html_text(_("events: {count}")).format(count=f"{scene.applied:,}")
     server_box = (
         f'<div style="position:absolute;box-sizing:border-box;left:{cx - SERVER_W / 2:.0f}px;'
         f"top:{cy - SERVER_H / 2:.0f}px;width:{SERVER_W}px;height:{SERVER_H}px;border:2px solid #343a40;"
@@ -410,8 +413,8 @@ def scene_html(
         f'overflow:hidden">'
         f'<div style="font-weight:bold;font-size:13px">{html_text(server)}</div>{count}'
         f'<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis">'
-        f"{connected} <b>{len(active)}</b>{': ' + listed if listed else ''}</div>"
-        f'<div style="color:#495057">{events} {scene.applied:,}</div>'
+        f"{connected}</div>"
+        f'<div style="color:#495057">{events}</div>'
         f"{message}</div>"
     )
     svg = (

@@ -177,8 +177,8 @@ class Report:
             item = f"<li><b style='color:{'#1a7f37' if r.passed else '#cf222e'}'>{mark}</b> {html.escape(shown(r.what))}"
             if not r.passed:
                 if r.seen:
-                    seen = html.escape(_("seen:"))
-                    item += f"<br><span style='color:#555'>{seen} <code>{html.escape(shown(r.seen))}</code></span>"
+                    seen = html.escape(_("seen: {seen}")).format(seen=f"<code>{html.escape(shown(r.seen))}</code>")
+                    item += f"<br><span style='color:#555'>{seen}</span>"
                 label = html.escape(_("Hint:"))
                 item += f"<br><span><b>{label}</b> {html.escape(shown(r.hint))}</span>"
             items.append(item + "</li>")
