@@ -11,16 +11,19 @@
 
 `spreadlab.publish.lite_lessons` puts them at the top of those cells when it builds the
 browser edition; ``import spreadlab`` registers them when it runs in Pyodide
-(``sys.platform == "emscripten"``).  Called from the kernel's (only) thread.
+(``sys.platform == "emscripten"``).  What they say is in the learner's language
+(`spreadlab.i18n`), looked up when shown.  Called from the kernel's (only) thread.
 """
 
 from __future__ import annotations
 
 import sys
 
+from ..i18n import N_, _
+
 __all__ = ["NEEDS_NETWORK_MESSAGE", "expect_error", "needs_network", "register"]
 
-NEEDS_NETWORK_MESSAGE = (
+NEEDS_NETWORK_MESSAGE = N_(
     "This cell needs real network connections (Twisted's reactor, sockets, threads or a "
     "shell), which a browser tab does not have, so it is not run here. The in-memory cells "
     "around it work in the browser; to run this one, open the lesson in JupyterLab "
@@ -43,7 +46,7 @@ def expect_error(line: str, cell: str) -> None:
     finally:
         del shell._showtraceback
     if shown:
-        print("(This error is part of the lesson: the next cells still run.)")
+        print(_("(This error is part of the lesson: the next cells still run.)"))
 
 
 def needs_network(line: str, cell: str):
@@ -52,10 +55,11 @@ def needs_network(line: str, cell: str):
 
     from IPython.display import display
 
-    display({"text/plain": NEEDS_NETWORK_MESSAGE,
+    message = _(NEEDS_NETWORK_MESSAGE)
+    display({"text/plain": message,
              "text/html": '<div class="spreadlab-needs-network" style="border-left: 4px solid #c80; '
                           'padding: .4em .8em; background: #fff8e6">'
-                          f"&#9888; {html.escape(NEEDS_NETWORK_MESSAGE)}</div>"}, raw=True)
+                          f"&#9888; {html.escape(message)}</div>"}, raw=True)
 
 
 def _shell():

@@ -65,6 +65,7 @@ from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogBeginne
 from twisted.python import threadable
 from zope.interface import implementer, provider
 
+from ..i18n import N_, _
 from .cell_output import _SHOWN, CellOutput, InCallersContext, _set_thread_parent
 
 __all__ = [
@@ -78,6 +79,7 @@ __all__ = [
     "ReactorRunsInBackground",
     "ReactorStopped",
     "DEFAULT_TIMEOUT",
+    "because_busy",
 ]
 
 #: Seconds `blocking_call` waits before giving up.
@@ -101,21 +103,21 @@ class ReactorRunsInBackground(ReactorAlreadyRunning):
     runs the reactor in its background thread."""
 
 
-_RUN_EXPLAINED = """\
+_RUN_EXPLAINED = N_("""\
 reactor.run() is not needed here: the reactor is already running, in a \
 background thread that spreadlab started, and it serves everything you \
 listen on or connect to right away.  (It would also block this notebook \
 until the kernel is restarted, and a reactor can run only once per process.)
 To stop a server, stop listening: room.stop(), or port.stopListening().  \
-To start afresh, restart the kernel."""
+To start afresh, restart the kernel.""")
 
-_STOP_EXPLAINED = """\
+_STOP_EXPLAINED = N_("""\
 reactor.stop() refused: the reactor runs in spreadlab's background thread \
 for as long as this kernel lives, because a stopped reactor can never be \
 started again in the same process (ReactorNotRestartable).
 To stop a server, stop listening and disconnect: room.stop(), or \
 port.stopListening() and transport.loseConnection().  To start afresh, \
-restart the kernel."""
+restart the kernel.""")
 
 
 class NoReactorInBrowser(RuntimeError):
@@ -126,15 +128,15 @@ class NoReactorInBrowser(RuntimeError):
         return [f"{type(self).__name__}: {self}"]
 
 
-_NO_REACTOR_IN_BROWSER = """\
+_NO_REACTOR_IN_BROWSER = N_("""\
 this needs Twisted's reactor (a live room, a real port, the classroom server), \
 which cannot run in a browser tab: it has no network sockets and no threads. \
-MemoryRoom works here; run this cell in JupyterLab (make lab) for real TCP."""
+MemoryRoom works here; run this cell in JupyterLab (make lab) for real TCP.""")
 
 
 def _reactor():
     if sys.platform == "emscripten":
-        raise NoReactorInBrowser(_NO_REACTOR_IN_BROWSER)
+        raise NoReactorInBrowser(_(_NO_REACTOR_IN_BROWSER))
     from twisted.internet import reactor
 
     return reactor
@@ -147,12 +149,11 @@ def in_reactor_thread() -> bool:
 
 def _refuse_in_reactor(what: str) -> None:
     if in_reactor_thread():
-        raise InReactorThread(
-            f"{what}() was called from the reactor thread, where it would wait "
+        raise InReactorThread(_(
+            "{function}() was called from the reactor thread, where it would wait "
             "for itself forever.  Code running in the reactor thread (a "
             "protocol's method, a callback) can call the function directly, "
-            "and return its Deferred if it has one."
-        )
+            "and return its Deferred if it has one.").format(function=what))
 
 
 # --- Twisted's log, shown in the cell ------------------------------------------
@@ -244,11 +245,10 @@ def _ensure_running(timeout: float = 5.0):
         if reactor.running:
             return reactor
         if getattr(reactor, "_startedBefore", False):
-            raise ReactorStopped(
+            raise ReactorStopped(_(
                 "The Twisted reactor was stopped and cannot run again in this "
                 "process (ReactorNotRestartable).  Restart the kernel "
-                "(Kernel > Restart Kernel) to start afresh."
-            )
+                "(Kernel > Restart Kernel) to start afresh."))
         running = threading.Event()
         reactor.callWhenRunning(running.set)
         _thread = threading.Thread(
@@ -299,10 +299,10 @@ def _guard(reactor) -> None:
     reactor._spreadlab_originals = {"callLater": original_call_later, "callFromThread": original_call_from_thread}
 
     def run(*args, **kwargs):
-        raise ReactorRunsInBackground(_RUN_EXPLAINED)
+        raise ReactorRunsInBackground(_(_RUN_EXPLAINED))
 
     def stop():
-        raise ReactorRunsInBackground(_STOP_EXPLAINED)
+        raise ReactorRunsInBackground(_(_STOP_EXPLAINED))
 
     def callLater(delay, f, *args, **kwargs):
         later = InCallersContext(f, "reactor.callLater")
@@ -391,7 +391,9 @@ def _is_yours(frame) -> bool:
 def _where(frame) -> str:
     """"line 4: time.sleep(3)", the line *frame* is at."""
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno, frame.f_globals).strip()
-    return f"line {frame.f_lineno}: {line}" if line else f"line {frame.f_lineno} of {frame.f_code.co_filename}"
+    if line:
+        return _("line {number}: {code}").format(number=frame.f_lineno, code=line)
+    return _("line {number} of {file}").format(number=frame.f_lineno, file=frame.f_code.co_filename)
 
 
 def reactor_busy_in(patience: float = 0.2) -> str | None:
@@ -419,13 +421,21 @@ def reactor_busy_in(patience: float = 0.2) -> str | None:
     if not yours:
         return None
     inner, outer = yours[0], yours[-1]
-    inside = f", in {inner.f_code.co_name}" if inner is not outer else ""
-    return (
-        f"the reactor thread is busy in your {outer.f_code.co_name}{inside} ({_where(inner)}): "
-        "while it runs, the reactor cannot read, write or run timers for anyone.  "
-        "Wait with reactor.callLater or task.deferLater instead of time.sleep, and move "
-        "long work to a thread with threads.deferToThread"
-    )
+    if inner is outer:
+        busy = _("the reactor thread is busy in your {function} ({where})")
+    else:
+        # Translators: {function} is the learner's method the reactor called; {inner} a function it called.
+        busy = _("the reactor thread is busy in your {function}, in {inner} ({where})")
+    busy = busy.format(function=outer.f_code.co_name, inner=inner.f_code.co_name, where=_where(inner))
+    return _("{busy}: while it runs, the reactor cannot read, write or run timers for anyone.  "
+             "Wait with reactor.callLater or task.deferLater instead of time.sleep, and move "
+             "long work to a thread with threads.deferToThread").format(busy=busy)
+
+
+def because_busy(busy: str | None, what: str) -> str:
+    """*what* did not happen in time, blamed on *busy* (`reactor_busy_in`'s
+    answer) when there is one: "the reactor thread is busy in ...; so *what*"."""
+    return _("{busy}; so {what}").format(busy=busy, what=what) if busy else what
 
 
 # --- calling into the reactor thread ------------------------------------------
@@ -500,9 +510,6 @@ def blocking_call(f: Callable[..., Any], *args, timeout: float | None = DEFAULT_
 
         _reactor().callFromThread(cancel)
         name = getattr(f, "__qualname__", repr(f))
-        busy = reactor_busy_in()
-        raise TimeoutError(
-            (f"{busy}; so " if busy else "")
-            + f"{name} did not finish within {timeout} s in the reactor thread"
-            " (a Deferred still waiting was cancelled)"
-        ) from None
+        raise TimeoutError(because_busy(reactor_busy_in(), _(
+            "{name} did not finish within {timeout} s in the reactor thread"
+            " (a Deferred still waiting was cancelled)").format(name=name, timeout=timeout))) from None

@@ -31,6 +31,8 @@ from typing import Any, Callable, Iterator
 
 from twisted.python.failure import Failure
 
+from ..i18n import _
+
 __all__ = ["CellOutput", "InCallersContext"]
 
 _SHOWN = "_spreadlab_shown"  # set on exceptions already shown to the learner
@@ -166,7 +168,7 @@ class CellOutput:
         while tb is not None and tb.tb_frame.f_code.co_filename in _OUR_FILES:
             tb = tb.tb_next  # start the traceback at the learner's code
         text = "".join(traceback.format_exception(type(exc), exc, tb))
-        self.show(f"{where}; the reactor keeps serving:\n{text}")
+        self.show(_("{where}; the reactor keeps serving:").format(where=where) + "\n" + text)
         try:
             setattr(exc, _SHOWN, True)
         except Exception:
@@ -202,7 +204,9 @@ class InCallersContext:
                 if output._keep is not None:
                     output._keep(Failure())
                 name = getattr(self.f, "__qualname__", None) or repr(self.f)
-                output.show_exception(exc, f"{type(exc).__name__} in {name}, called by {self.how}")
+                # Translators: {error} is an exception's class; {function} what raised it; {how} what called it.
+                output.show_exception(exc, _("{error} in {function}, called by {how}").format(
+                    error=type(exc).__name__, function=name, how=self.how))
             raise
 
     @property

@@ -38,6 +38,10 @@ was read from Twisted's own code (``twisted/internet/tcp.py``,
 The reasons are Twisted's own exceptions with their default messages (see
 `reason`).  Nothing here imports the reactor: the memory room never needs it
 (and JupyterLite's Pyodide cannot import it).
+
+The words a learner reads (how a connection ended, the trace's details) are
+marked for the catalog (`spreadlab.i18n`); the trace's details are recorded in
+the learner's language, the endings kept in English and translated where shown.
 """
 
 from __future__ import annotations
@@ -48,12 +52,14 @@ from typing import Any, Iterable, Protocol, Union, runtime_checkable
 from twisted.internet.error import ConnectionAborted, ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
 
+from ..i18n import N_, _
 from . import trace as T
 
 __all__ = [
     "STILL_OPEN", "CLOSED_BY_ITSELF", "EOF_FROM_SERVER", "RESET", "ENDINGS",
     "READ_SIZE", "SEND_BUFFER", "reason", "describe", "ending_seen_by_client",
     "ProtocolErrors", "Client", "Room", "ClientCore", "RoomCore", "cut", "Chunking",
+    "connect_detail", "no_protocol_detail", "error_detail", "BY_SERVER", "FROM_CLIENT", "BY_CLIENT",
 ]
 
 Chunking = Union[None, str, int, Iterable[int]]
@@ -103,10 +109,10 @@ def cut(data: bytes, chunks: Chunking = None) -> list[bytes]:
 
 # --- how a client's connection ended, as the client sees it -------------------------
 
-STILL_OPEN = "still open"
-CLOSED_BY_ITSELF = "closed by itself"  # the client closed (or reset) it
-EOF_FROM_SERVER = "end-of-file from the server"  # the server closed in order (FIN)
-RESET = "reset"  # the server reset it (RST): abortConnection, or a dropped client
+STILL_OPEN = N_("still open")
+CLOSED_BY_ITSELF = N_("closed by itself")  # the client closed (or reset) it
+EOF_FROM_SERVER = N_("end-of-file from the server")  # the server closed in order (FIN)
+RESET = N_("reset")  # the server reset it (RST): abortConnection, or a dropped client
 ENDINGS = (STILL_OPEN, CLOSED_BY_ITSELF, EOF_FROM_SERVER, RESET)
 
 #: What one ``recv`` reads at most (``tcp.Connection.bufferSize``).
@@ -114,6 +120,34 @@ READ_SIZE = 2**16
 #: Bytes in Twisted's write buffer beyond which a streaming producer is
 #: paused (``abstract.FileDescriptor.bufferSize``).
 SEND_BUFFER = 2**16
+
+# --- the trace's details, in the learner's language (recorded so) ----------------------
+
+# Translators: who asked for a close (a detail in the trace, after loseConnection or abortConnection).
+BY_SERVER = N_("by the server")
+# Translators: a detail in the trace, after end-of-file: the client closed its side.
+FROM_CLIENT = N_("from the client")
+# Translators: a detail in the trace, after reset: the client reset the connection.
+BY_CLIENT = N_("by the client")
+
+
+def connect_detail(host: str, port: int) -> str:
+    """Where a connection came from: "from 127.0.0.1:50001"."""
+    return _("from {address}").format(address=f"{host}:{port}")
+
+
+def no_protocol_detail(raised: bool) -> str:
+    """Why a connection got no protocol, and what the server then did."""
+    if raised:
+        return _("buildProtocol raised: the server closed the connection")
+    return _("buildProtocol returned None: the server closed the connection")
+
+
+def error_detail(where: str, failure: Failure) -> str:
+    """What the learner's code raised and in which call: "in dataReceived: ZeroDivisionError: ..."."""
+    # Translators: {where} is a method's name (dataReceived); {reason} is Python's exception.
+    return _("in {where}: {reason}").format(where=where, reason=describe(failure))
+
 
 _REASONS = {"clean": ConnectionDone, "reset": ConnectionLost, "aborted": ConnectionAborted}
 
@@ -285,7 +319,7 @@ class RoomCore:
         for c in list(self.all_clients):
             if c.name == name:
                 return c
-        raise KeyError(f"no client called {name!r} in this room")
+        raise KeyError(_("no client called {name} in this room").format(name=repr(name)))
 
     def _raise_new_errors(self) -> None:
         """Raise the errors not raised yet (with ``raise_errors``): one as
@@ -298,7 +332,7 @@ class RoomCore:
         if len(new) == 1:
             new[0].raiseException()
         exceptions = [f.value.with_traceback(f.getTracebackObject()) for f in new]
-        raise ProtocolErrors(f"{len(new)} errors in protocol code", exceptions)
+        raise ProtocolErrors(_("{count} errors in protocol code").format(count=len(new)), exceptions)
 
     def close(self) -> None:  # pragma: no cover - each backend closes its own way
         raise NotImplementedError

@@ -46,10 +46,13 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 from zope.interface import directlyProvides, providedBy
 
+from ..i18n import _
 from . import trace as T
-from .background import CellOutput, _refuse_in_reactor, blocking_call, reactor_busy_in, start_reactor, submit
-from .core import (CLOSED_BY_ITSELF, EOF_FROM_SERVER, RESET, STILL_OPEN, Chunking, ClientCore, RoomCore,
-                   cut, describe, ending_seen_by_client)
+from .background import (CellOutput, _refuse_in_reactor, because_busy, blocking_call, reactor_busy_in,
+                         start_reactor, submit)
+from .core import (BY_CLIENT, BY_SERVER, CLOSED_BY_ITSELF, EOF_FROM_SERVER, FROM_CLIENT, RESET, STILL_OPEN,
+                   Chunking, ClientCore, RoomCore, connect_detail, cut, describe, ending_seen_by_client,
+                   error_detail, no_protocol_detail)
 
 __all__ = ["LiveRoom", "LiveClient", "PortInUse", "DEFAULT_ENDPOINT"]
 
@@ -107,14 +110,14 @@ class _ServerSide(ProtocolWrapper):
 
     def loseConnection(self) -> None:
         if self.connected and not self.disconnecting:
-            self.room.trace.record(T.LOSE, self.client.name, detail="by the server")
+            self.room.trace.record(T.LOSE, self.client.name, detail=_(BY_SERVER))
         self.disconnecting = 1
         self.transport.loseConnection()
         self.room._changed()
 
     def abortConnection(self) -> None:
         if self.connected and not self._aborting:
-            self.room.trace.record(T.ABORT, self.client.name, detail="by the server")
+            self.room.trace.record(T.ABORT, self.client.name, detail=_(BY_SERVER))
         self._aborting = True
         self.disconnecting = 1
         self.transport.abortConnection()
@@ -148,9 +151,9 @@ class _ServerSide(ProtocolWrapper):
         by_client = not self.disconnecting  # the server did not close it: it came from the client
         if by_client:
             if reason.check(ConnectionDone):
-                self.room.trace.record(T.EOF, self.client.name, detail="from the client")
+                self.room.trace.record(T.EOF, self.client.name, detail=_(FROM_CLIENT))
             elif reason.check(ConnectionLost):
-                self.room.trace.record(T.RESET, self.client.name, detail="by the client")
+                self.room.trace.record(T.RESET, self.client.name, detail=_(BY_CLIENT))
         if self.client.external:  # no end of ours to ask: what the server's side saw
             self.client._ending = CLOSED_BY_ITSELF if by_client else ending_seen_by_client(reason)
         self.connected = 0
@@ -180,7 +183,7 @@ class _RecordingFactory(WrappingFactory):
     def buildProtocol(self, addr):
         room = self.room
         client = room._accepted(addr)
-        room.trace.record(T.CONNECT, client.name, detail=f"from {addr.host}:{addr.port}")
+        room.trace.record(T.CONNECT, client.name, detail=connect_detail(addr.host, addr.port))
         errors = len(room.errors)
         wrapped = room._call(client, "buildProtocol", lambda: self.wrappedFactory.buildProtocol(addr))
         if wrapped is None:
@@ -188,7 +191,7 @@ class _RecordingFactory(WrappingFactory):
             # (Had the exception gone on to Port.doRead, the socket would stay open
             # for as long as the kept Failure's frames hold it: a hang and a leak.)
             why = "buildProtocol raised" if len(room.errors) > errors else "buildProtocol returned None"
-            room.trace.record(T.NO_PROTOCOL, client.name, detail=f"{why}: the server closed the connection")
+            room.trace.record(T.NO_PROTOCOL, client.name, detail=no_protocol_detail(len(room.errors) > errors))
             client._refuse(why)
             return None
         server = self.protocol(self, wrapped, client)
@@ -293,9 +296,10 @@ class LiveClient(ClientCore):
         allows.  ``str`` is encoded as UTF-8.  Returns the client, for
         chaining.  Notebook's thread."""
         if self.external:
-            raise RuntimeError(f"{self.name} is connected from outside; it sends from its own terminal")
+            raise RuntimeError(_("{name} is connected from outside; it sends from its own terminal").format(
+                name=self.name))
         if self.refused or not self.connected:
-            raise RuntimeError(f"{self.name} is not connected")
+            raise RuntimeError(_("{name} is not connected").format(name=self.name))
         data = b"".join(p.encode("utf-8") if isinstance(p, str) else bytes(p) for p in parts)
         server = self.transport
         for chunk in cut(data, chunks):
@@ -307,7 +311,7 @@ class LiveClient(ClientCore):
             self.room._wait(
                 lambda: (server.received >= target or not server.reading
                          or server.disconnecting or not self.connected),
-                timeout, lambda: f"the server did not read what {self.name} sent",
+                timeout, lambda: _("the server did not read what {name} sent").format(name=self.name),
             )
         self.room.settle(timeout)
         return self
@@ -435,7 +439,8 @@ class LiveRoom(RoomCore):
         for earlier in rooms:
             if earlier.listening:
                 earlier.stop()
-                print(f"(stopped the room on {earlier.address} that an earlier run of this cell made)")
+                print(_("(stopped the room on {address} that an earlier run of this cell made)").format(
+                    address=earlier.address))
 
     def _listen(self) -> None:
         wrapper = _RecordingFactory(self)
@@ -449,7 +454,7 @@ class LiveRoom(RoomCore):
             if previous is None:
                 raise self._cannot_listen(error) from None
             previous.stop()
-            print(f"(stopped the room that was on port {error.port} before, to start this one)")
+            print(_("(stopped the room that was on port {port} before, to start this one)").format(port=error.port))
             try:
                 self._port = blocking_call(
                     lambda: serverFromString(self.reactor, self.endpoint).listen(wrapper), timeout=self.timeout
@@ -464,32 +469,30 @@ class LiveRoom(RoomCore):
         with _rooms_lock:
             _rooms[self.port] = self
         if self.interface in ("0.0.0.0", "::", ""):
-            print(f"warning: this room listens on all network interfaces: anyone who can reach this "
-                  f"machine on port {self.port} can connect, read what is said and send text to "
-                  "everyone.  Use interface=127.0.0.1 unless others must connect.", file=sys.stderr)
+            print(_("warning: this room listens on all network interfaces: anyone who can reach this "
+                    "machine on port {port} can connect, read what is said and send text to "
+                    "everyone.  Use interface=127.0.0.1 unless others must connect.").format(port=self.port),
+                  file=sys.stderr)
 
     def _cannot_listen(self, error: CannotListenError) -> OSError:
         port, why = error.port, error.socketError
         errno = getattr(why, "errno", None)
         if errno == 13:  # EACCES
-            return PermissionError(
-                f"cannot listen on port {port}: permission denied.  Ports below 1024 "
+            return PermissionError(_(
+                "cannot listen on port {port}: permission denied.  Ports below 1024 "
                 "need administrator rights; use a port above 1024, or port 0 to let "
-                "the system choose one."
-            )
+                "the system choose one.").format(port=port))
         here = blocking_call(_listening_here, port, timeout=self.timeout)
-        holder = (
-            "by a listening port in this kernel that is not a room (an earlier cell "
-            "called listen): stop it with port.stopListening(), or restart the kernel"
-            if here else
-            "by another program (another notebook's kernel, or a `python -m spreadlab "
-            f"serve` in a terminal?  `ss -ltnp 'sport = :{port}'` or `lsof -i :{port}` "
-            "shows which): stop that program"
-        )
-        return PortInUse(
-            f"port {port} is already in use {holder}, or choose another port "
-            f"(port 0 lets the system choose a free one).  [{why}]"
-        )
+        if here:
+            message = _("port {port} is already in use by a listening port in this kernel that is not a room "
+                        "(an earlier cell called listen): stop it with port.stopListening(), or restart the "
+                        "kernel, or choose another port (port 0 lets the system choose a free one).  [{why}]")
+        else:
+            message = _("port {port} is already in use by another program (another notebook's kernel, or a "
+                        "`python -m spreadlab serve` in a terminal?  `ss -ltnp 'sport = :{port}'` or "
+                        "`lsof -i :{port}` shows which): stop that program, or choose another port (port 0 lets "
+                        "the system choose a free one).  [{why}]")
+        return PortInUse(message.format(port=port, why=why))
 
     # --- public interface (shared with the memory room) ------------------------------
 
@@ -508,7 +511,7 @@ class LiveRoom(RoomCore):
         has accepted it (or refused it: check ``.refused``) and the room is
         quiet, so its welcome has arrived.  Notebook's thread."""
         if not self.listening:
-            raise RuntimeError("this room is stopped; make a new one")
+            raise RuntimeError(_("this room is stopped; make a new one"))
         for attempt in range(3):
             local = (self.host, _free_port(self.host))
             client = LiveClient(self, name or "", IPv4Address("TCP", *local) if ":" not in self.host
@@ -521,7 +524,7 @@ class LiveRoom(RoomCore):
                     self._expected.pop(local, None)
                 if attempt == 2:
                     raise
-        self._wait(client._decided.is_set, None, lambda: "the server did not accept the connection")
+        self._wait(client._decided.is_set, None, lambda: _("the server did not accept the connection"))
         self.settle()
         return client
 
@@ -560,11 +563,9 @@ class LiveRoom(RoomCore):
         try:
             submit(self._stop_in_reactor).result(limit)
         except concurrent.futures.TimeoutError:
-            busy = reactor_busy_in()
-            raise TimeoutError(
-                (f"{busy}; so " if busy else "") + f"the room on {self.address} did not finish "
-                f"stopping within {limit} s (it goes on stopping as soon as the reactor can)"
-            ) from None
+            raise TimeoutError(because_busy(reactor_busy_in(), _(
+                "the room on {address} did not finish stopping within {limit} s (it goes on stopping as soon "
+                "as the reactor can)").format(address=self.address, limit=limit))) from None
 
     stop = close
 
@@ -622,9 +623,9 @@ class LiveRoom(RoomCore):
             except Exception as exc:
                 failure = Failure()
                 self.errors.append(failure)
-                self.trace.record(T.ERROR, client.name, detail=f"in {where}: {describe(failure)}")
-                self._output.show_exception(
-                    exc, f"{type(exc).__name__} in {where} of {client.name} (room on {self.address})")
+                self.trace.record(T.ERROR, client.name, detail=error_detail(where, failure))
+                self._output.show_exception(exc, _("{error} in {where} of {name} (room on {address})").format(
+                    error=type(exc).__name__, where=where, name=client.name, address=self.address))
                 if where != "dataReceived":
                     return None
                 if client.transport is not None:
@@ -653,7 +654,7 @@ class LiveRoom(RoomCore):
                 waits.append(_fired_when(client._whenEndLost))
             if client.external or client._end_lost or not server.reading:
                 if not server.disconnecting:
-                    self.trace.record(T.LOSE, client.name, detail="by the server: the room is stopping")
+                    self.trace.record(T.LOSE, client.name, detail=_("by the server: the room is stopping"))
                     server.disconnecting = 1
                     server.transport.loseConnection()
             else:  # our own client closes from its side: the server reads end-of-file
@@ -705,10 +706,11 @@ class LiveRoom(RoomCore):
                 continue
             closing = server.disconnecting or client._closing
             if server.lost != client._end_lost or (closing and not server.lost):
-                pending.append(f"{client.name} is still closing")
+                pending.append(_("{name} is still closing").format(name=client.name))
             elif client._arrived < server.written:
-                pending.append(f"{client.name} has {client._arrived} of the {server.written} bytes written to it")
-        return "the room did not settle: " + ("; ".join(pending) or "?")
+                pending.append(_("{name} has {arrived} of the {written} bytes written to it").format(
+                    name=client.name, arrived=client._arrived, written=server.written))
+        return _("the room did not settle: {pending}").format(pending="; ".join(pending) or "?")
 
     def _wait(self, predicate: Callable[[], bool], timeout: float | None, explain: Callable[[], str]) -> None:
         """Wait until *predicate* holds.  Notebook's thread."""
@@ -718,7 +720,7 @@ class LiveRoom(RoomCore):
             if self._condition.wait_for(predicate, limit):
                 return
         busy = reactor_busy_in()  # the likely reason, if so
-        raise TimeoutError((f"{busy}; so " if busy else "") + f"{explain()} (after {limit} s)")
+        raise TimeoutError(because_busy(busy, _("{what} (after {limit} s)").format(what=explain(), limit=limit)))
 
 
 def _fired_when(deferred: Deferred) -> Deferred:

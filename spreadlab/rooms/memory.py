@@ -33,9 +33,11 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
+from ..i18n import _
 from . import trace as T
-from .core import (CLOSED_BY_ITSELF, EOF_FROM_SERVER, READ_SIZE, SEND_BUFFER, STILL_OPEN, Chunking,
-                   ClientCore, RoomCore, cut, describe, ending_seen_by_client, reason)
+from .core import (BY_CLIENT, BY_SERVER, CLOSED_BY_ITSELF, EOF_FROM_SERVER, FROM_CLIENT, READ_SIZE, SEND_BUFFER,
+                   STILL_OPEN, Chunking, ClientCore, RoomCore, connect_detail, cut, describe,
+                   ending_seen_by_client, error_detail, no_protocol_detail, reason)
 
 __all__ = ["MemoryRoom", "MemoryClient", "RoomTransport", "cut", "Chunking", "HOST"]
 
@@ -145,7 +147,7 @@ class RoomTransport(StringTransport):
     def loseConnection(self) -> None:
         if self.lost or self.disconnecting:
             return
-        self._trace.record(T.LOSE, self._client.name, detail="by the server")
+        self._trace.record(T.LOSE, self._client.name, detail=_(BY_SERVER))
         self.disconnecting = True  # stops reading; writes still go out
         self._room._later(self._close_in_order)
 
@@ -156,7 +158,7 @@ class RoomTransport(StringTransport):
     def abortConnection(self) -> None:
         if self.lost or self._aborting:
             return
-        self._trace.record(T.ABORT, self._client.name, detail="by the server")
+        self._trace.record(T.ABORT, self._client.name, detail=_(BY_SERVER))
         self._aborting = self.disconnecting = True
         self._discard_unsent()
         self._room._later(lambda: self._room._lost(self._client, reason("aborted")))
@@ -286,18 +288,17 @@ class MemoryRoom(RoomCore):
         connection is closed at once: the client reads end-of-file
         (``.refused`` is set, ``.ending`` says so)."""
         if not self.listening:
-            raise RuntimeError("this room is closed; make a new one")
+            raise RuntimeError(_("this room is closed; make a new one"))
         number = next(self._numbers)
         client = MemoryClient(self, name or f"client {number}", IPv4Address("TCP", "127.0.0.1", 50000 + number))
         self.all_clients.append(client)
-        self.trace.record(T.CONNECT, client.name, detail=f"from {client.peer.host}:{client.peer.port}")
+        self.trace.record(T.CONNECT, client.name, detail=connect_detail(client.peer.host, client.peer.port))
         errors = len(self.errors)
         protocol = self._guarded(client, "buildProtocol", self.factory.buildProtocol, client.peer)
         if protocol is None:
-            why = "buildProtocol raised" if len(self.errors) > errors else "buildProtocol returned None"
             client.refused = True
             client._ending = EOF_FROM_SERVER
-            self.trace.record(T.NO_PROTOCOL, client.name, detail=f"{why}: the server closed the connection")
+            self.trace.record(T.NO_PROTOCOL, client.name, detail=no_protocol_detail(len(self.errors) > errors))
         else:
             client.protocol = protocol
             client.transport = RoomTransport(self, client)
@@ -314,13 +315,13 @@ class MemoryRoom(RoomCore):
         were already scheduled)."""
         clock = self.clock
         target = clock.seconds() + seconds
-        for _ in range(1_000_000):
+        for _step in range(1_000_000):
             due = [call.getTime() for call in clock.getDelayedCalls()]
             if not due or min(due) > target:
                 break
             self._fire(min(due) - clock.seconds())
         else:
-            raise RuntimeError("timed calls keep scheduling more calls without time passing")
+            raise RuntimeError(_("timed calls keep scheduling more calls without time passing"))
         self._fire(target - clock.seconds())
         self._run()
 
@@ -397,7 +398,7 @@ class MemoryRoom(RoomCore):
         except Exception:
             failure = Failure()
             self.errors.append(failure)
-            self.trace.record(T.ERROR, client.name, detail=f"in {where}: {describe(failure)}")
+            self.trace.record(T.ERROR, client.name, detail=error_detail(where, failure))
             if where == "dataReceived":
                 self._lost(client, failure)
             return None
@@ -406,7 +407,7 @@ class MemoryRoom(RoomCore):
 
     def _send(self, client: MemoryClient, pieces: list[bytes]) -> None:
         if not client.connected:
-            raise RuntimeError(f"{client.name} is not connected ({client.ending})")
+            raise RuntimeError(_("{name} is not connected ({ending})").format(name=client.name, ending=_(client.ending)))
         transport, held = client.transport, client._held
         for piece in pieces:
             if held or not transport.reading:
@@ -434,7 +435,7 @@ class MemoryRoom(RoomCore):
             del held[:READ_SIZE]
             self._read(client, chunk)
         if client._eof_held and not held and transport.reading:
-            self.trace.record(T.EOF, client.name, detail="from the client")
+            self.trace.record(T.EOF, client.name, detail=_(FROM_CLIENT))
             self._lost(client, reason("clean"))
 
     def _client_close(self, client: MemoryClient, abort: bool) -> None:
@@ -444,7 +445,7 @@ class MemoryRoom(RoomCore):
         client.transport._sink = None  # what the server writes now is not received
         if abort:
             client._held.clear()
-            self.trace.record(T.RESET, client.name, detail="by the client")
+            self.trace.record(T.RESET, client.name, detail=_(BY_CLIENT))
             self._lost(client, reason("reset"))
         else:
             client._eof_held = True  # read after what the server has not read yet

@@ -29,6 +29,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..i18n import _
 from .terminal import Terminal
 
 __all__ = ["ServerProgram", "run_program", "STARTING"]
@@ -62,7 +63,8 @@ class ServerProgram:
         earlier = _running.pop(self._key, None)
         if earlier is not None:
             earlier.stop()
-            print(f"(stopped the {self.script.name} started earlier, pid {earlier.pid})")
+            print(_("(stopped the {script} started earlier, pid {pid})").format(script=self.script.name,
+                                                                                 pid=earlier.pid))
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
         self.process = subprocess.Popen(
             [sys.executable, str(self.script), *self.args], cwd=self.script.parent, env=env,
@@ -72,8 +74,8 @@ class ServerProgram:
         _running[self._key] = self
         threading.Thread(target=self._collect, name=f"output of {self.script.name}", daemon=True).start()
         try:
-            found = self.wait_for(STARTING, what="start listening (Twisted's log line "
-                                  "'<factory> starting on <port>' did not appear)")
+            found = self.wait_for(STARTING, what=_("start listening (Twisted's log line "
+                                                   "'<factory> starting on <port>' did not appear)"))
         except RuntimeError:
             self.stop()
             raise
@@ -85,7 +87,7 @@ class ServerProgram:
         all, in order.  ``RuntimeError`` with the log if the program exits
         first or *timeout* passes."""
         found = self.wait_for(rf"(?s)(?:{STARTING.pattern}.*){{{count}}}", timeout,
-                              what=f"start listening on {count} ports")
+                              what=_("start listening on {count} ports").format(count=count))
         return [int(m["port"]) for m in STARTING.finditer(found.string)]
 
     @property
@@ -132,10 +134,15 @@ class ServerProgram:
                 if left <= 0 or (self.process.poll() is not None and self._eof):
                     break
                 self._changed.wait(min(left, 0.2))
-        state = "is still running" if self.running else f"exited with status {self.process.returncode}"
-        what = what or f"print {pattern.pattern!r}"
-        raise RuntimeError(f"{self.script.name} {state} and did not {what} within {limit:g} s.  "
-                           f"Its output:\n{self.log}")
+        if self.running:
+            state = _("is still running")
+        else:
+            state = _("exited with status {status}").format(status=self.process.returncode)
+        what = what or _("print {pattern}").format(pattern=repr(pattern.pattern))
+        # Translators: {script} is a file name; {state} "is still running" or "exited with status 1";
+        # {what} what it did not do ("start listening on 2 ports"); the program's output follows.
+        raise RuntimeError(_("{script} {state} and did not {what} within {limit} s.  Its output:").format(
+            script=self.script.name, state=state, what=what, limit=f"{limit:g}") + f"\n{self.log}")
 
     def _collect(self) -> None:
         stream = self.process.stdout
@@ -168,7 +175,7 @@ class ServerProgram:
         try:
             status = self.process.wait(self.timeout if timeout is None else timeout)
         except subprocess.TimeoutExpired:
-            raise TimeoutError(f"{self.script.name} did not exit after Ctrl-C") from None
+            raise TimeoutError(_("{script} did not exit after Ctrl-C").format(script=self.script.name)) from None
         self._forget()
         with self._changed:  # and its last words are read
             self._changed.wait_for(lambda: self._eof, 2.0)
@@ -212,10 +219,12 @@ def run_program(script: str | os.PathLike, *args: str, timeout: float = 30.0) ->
                               timeout=timeout, preexec_fn=_as_from_a_terminal if os.name == "posix" else None)
     except subprocess.TimeoutExpired as expired:
         output = (expired.output or b"").decode("utf-8", errors="replace")
-        raise TimeoutError(f"{script.name} was still running after {timeout:g} s.  Its output:\n{output}") from None
+        raise TimeoutError(_("{script} was still running after {timeout} s.  Its output:").format(
+            script=script.name, timeout=f"{timeout:g}") + f"\n{output}") from None
     output = done.stdout.decode("utf-8", errors="replace")
     if done.returncode:
-        raise RuntimeError(f"{script.name} exited with status {done.returncode}.  Its output:\n{output}")
+        raise RuntimeError(_("{script} exited with status {status}.  Its output:").format(
+            script=script.name, status=done.returncode) + f"\n{output}")
     return output
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import socket
 import time
 
+from ..i18n import _
+
 __all__ = ["Terminal"]
 
 
@@ -60,9 +62,11 @@ class Terminal:
         while len(self.lines) < n:
             left = deadline - time.monotonic()
             if self.closed_by_server:
-                raise ConnectionError(f"the server closed the connection after {len(self.lines)} line(s): {self.lines!r}")
+                raise ConnectionError(_("the server closed the connection after {count} line(s): {lines}").format(
+                    count=len(self.lines), lines=repr(self.lines)))
             if left <= 0:
-                raise TimeoutError(f"{len(self.lines)} line(s) arrived, not {n}: {self.lines!r}")
+                raise TimeoutError(_("{count} line(s) arrived, not {wanted}: {lines}").format(
+                    count=len(self.lines), wanted=n, lines=repr(self.lines)))
             self._read(left)
         return self.lines
 
@@ -79,7 +83,7 @@ class Terminal:
         while not self.closed_by_server:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError("the server did not close the connection")
+                raise TimeoutError(_("the server did not close the connection"))
             self._read(left)
         return self.received
 

@@ -17,6 +17,7 @@ import time as _time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from ..i18n import _
 from ..servers.safety import is_invisible
 
 # The kinds of event.  What the server's protocol and transport did is named
@@ -252,7 +253,7 @@ class Trace:
             printer.text("\n".join(str(e) for e in events))
             return
         hidden = len(events) - self.SHOWN
-        printer.text(f"... {hidden} earlier events (print(trace) shows them all)\n")
+        printer.text(_("... {count} earlier events (print(trace) shows them all)").format(count=hidden) + "\n")
         printer.text("\n".join(str(e) for e in events[-self.SHOWN:]))
 
     #: How a notebook draws a trace as HTML; the views layer sets it (to the

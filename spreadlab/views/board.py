@@ -19,13 +19,16 @@ live room hands the work to the reactor thread.  Running a board's cell
 again closes the board its earlier run made (`spreadlab.views.rerun`).
 
 Only stock ipywidgets 8 widgets, no custom JavaScript; every byte a client
-sent is escaped before it reaches HTML (`spreadlab.views.scene`).
+sent is escaped before it reaches HTML (`spreadlab.views.scene`).  Labels,
+buttons and status lines are in the learner's language (`spreadlab.i18n`),
+looked up when the board is built or drawn.
 """
 
 from __future__ import annotations
 
 import ipywidgets as widgets
 
+from ..i18n import N_, _
 from ..rooms.core import Client, Room
 from ..rooms.trace import Trace, show_bytes
 from ..servers.safety import html_text
@@ -38,10 +41,10 @@ __all__ = ["Board", "Still", "show", "CHUNKINGS", "Redrawer", "close_all"]
 
 #: How a line typed on the board is cut before it reaches ``dataReceived``.
 CHUNKINGS = [
-    ("in one chunk", "whole"),
-    ("one byte at a time", "bytes"),
-    ("in 3-byte chunks", 3),
-    ("cut inside a UTF-8 character", "split-utf8"),
+    (N_("in one chunk"), "whole"),
+    (N_("one byte at a time"), "bytes"),
+    (N_("in 3-byte chunks"), 3),
+    (N_("cut inside a UTF-8 character"), "split-utf8"),
 ]
 
 
@@ -49,7 +52,7 @@ def _lookup(room: Room, name: str) -> Client:
     """The connected client of *room* called *name*."""
     client = room.client(name)
     if not client.connected:
-        raise KeyError(f"{name} is not connected ({client.ending})")
+        raise KeyError(_("{name} is not connected ({ending})").format(name=name, ending=_(client.ending)))
     return client
 
 
@@ -73,14 +76,20 @@ class Board(widgets.VBox):
         self.max_cards = max_cards
 
         self.picture = widgets.HTML()
-        self.add_button = widgets.Button(description="add a client", icon="plus")
-        self.sender = widgets.Dropdown(description="from", options=[], layout=widgets.Layout(width="170px"))
+        self.add_button = widgets.Button(description=_("add a client"), icon="plus")
+        # Translators: the board's sender menu: the client a line is sent from.
+        self.sender = widgets.Dropdown(description=_("from"), options=[], layout=widgets.Layout(width="170px"))
         self.sender.style.description_width = "40px"
-        self.line = widgets.Text(placeholder="a line to send", layout=widgets.Layout(width="260px"))
-        self.chunking = widgets.Dropdown(options=CHUNKINGS, value="whole", layout=widgets.Layout(width="230px"))
-        self.send_button = widgets.Button(description="send", icon="paper-plane", button_style="primary")
-        self.close_button = widgets.Button(description="close", tooltip="the client closes its side: the server reads end-of-file")
-        self.abort_button = widgets.Button(description="abort", button_style="danger", tooltip="reset the connection")
+        self.line = widgets.Text(placeholder=_("a line to send"), layout=widgets.Layout(width="260px"))
+        self.chunking = widgets.Dropdown(options=[(_(label), how) for label, how in CHUNKINGS], value="whole",
+                                         layout=widgets.Layout(width="230px"))
+        self.send_button = widgets.Button(description=_("send"), icon="paper-plane", button_style="primary")
+        # Translators: a button: the chosen client closes its connection cleanly.
+        self.close_button = widgets.Button(description=_("close"),
+                                           tooltip=_("the client closes its side: the server reads end-of-file"))
+        # Translators: a button: the chosen client resets its connection (RST).
+        self.abort_button = widgets.Button(description=_("abort"), button_style="danger",
+                                           tooltip=_("reset the connection"))
         self.status = widgets.HTML()
 
         self.add_button.on_click(lambda _: self._act(self._add))
@@ -153,10 +162,8 @@ class Board(widgets.VBox):
         try:
             self._draw_room()
         except Exception as error:  # on the kernel's loop nobody would see it: show it here
-            self.status.value = (
-                f'<span style="color:#c92a2a">the board could not draw: {html_text(type(error).__name__)}: '
-                f"{html_text(str(error))}</span>"
-            )
+            problem = _("the board could not draw: {error}").format(error=f"{type(error).__name__}: {error}")
+            self.status.value = f'<span style="color:#c92a2a">{html_text(problem)}</span>'
 
     def _draw_room(self) -> None:
         self.scene.extend(self.trace.events[self.scene.applied :])
@@ -167,10 +174,10 @@ class Board(widgets.VBox):
             num_protocols=getattr(factory, "numProtocols", None),  # a counting factory's, if it keeps one
             max_cards=self.max_cards,
             caption=_address_caption(self.room),
-            tags={c.name: " (terminal)" for c in self.room.all_clients if c.external},
+            tags={c.name: " " + _terminal() for c in self.room.all_clients if c.external},
         )
         options = [
-            (f"{c.name} (terminal)" if c.external else c.name, c.name)
+            (f"{c.name} {_terminal()}" if c.external else c.name, c.name)
             for c in self.room.clients
         ]
         if list(self.sender.options) != options:
@@ -197,29 +204,31 @@ class Board(widgets.VBox):
     def _add(self) -> str:
         client = self.room.connect()
         if client.refused:
-            return (f"no protocol for {html_text(client.name)}: its connect succeeded, "
-                    f"then it read {html_text(client.ending)}")
+            return _("no protocol for {name}: its connect succeeded, then it read {ending}").format(
+                name=html_text(client.name), ending=html_text(_(client.ending)))
         self.sender.options = list(self.sender.options) + [(client.name, client.name)]
         self.sender.value = client.name
-        return f"{html_text(client.name)} connected"
+        return _("{name} connected").format(name=html_text(client.name))
 
     def _send(self) -> str:
         name = self.sender.value
         if not name:
-            return "add a client first"
+            return html_text(_("add a client first"))
         text = self.line.value
         client = _lookup(self.room, name)
         client.send(text + "\n", chunks=self.chunking.value)
         self.line.value = ""
-        return f"{html_text(name)} sent “{bytes_html(text.encode('utf-8'), 60)}”"
+        # Translators: {name} is a client's name; {text} the line it sent.
+        return _("{name} sent “{text}”").format(name=html_text(name), text=bytes_html(text.encode("utf-8"), 60))
 
     def _close(self, abort: bool) -> str:
         name = self.sender.value
         if not name:
-            return "no client chosen"
+            return html_text(_("no client chosen"))
         client = _lookup(self.room, name)
         client.abort() if abort else client.close()
-        return f"{html_text(name)} {'aborted' if abort else 'closed'}"
+        done = _("{name} aborted") if abort else _("{name} closed")
+        return done.format(name=html_text(name))
 
 
 class Still:
@@ -240,10 +249,15 @@ def _address_caption(room: Room) -> str:
     command = room.connect_command
     if not command:
         return ""
-    return (
-        '<div style="font-size:12px;color:#495057;margin-top:4px">join from a terminal: '
-        f"<code>{html_text(command)}</code></div>"
-    )
+    join = html_text(_("join from a terminal:"))
+    return (f'<div style="font-size:12px;color:#495057;margin-top:4px">{join} '
+            f"<code>{html_text(command)}</code></div>")
+
+
+def _terminal() -> str:
+    """The word after a client that joined from a terminal: "(terminal)"."""
+    # Translators: after a client's name: it connected from a terminal (nc), not from the board.
+    return _("(terminal)")
 
 
 def show(what, **options):

@@ -17,15 +17,17 @@ saved elsewhere, and drops the SVG there until the cell is run again; the
 lessons are stored without outputs.)
 
 Every byte from a client is escaped (`spreadlab.servers.safety.html_text`), so a
-client cannot put markup or script into the page.  Pure function, any
-thread.
+client cannot put markup or script into the page.  Its words are in the
+learner's language (`spreadlab.i18n`); Twisted's names stay as they are.
+Pure function, any thread.
 """
 
 from __future__ import annotations
 
+from ..i18n import _
 from ..rooms import trace as T
 from ..servers.safety import html_text
-from .scene import SENT_COLOUR, WRITE_COLOUR
+from .scene import SENT_COLOUR, WRITE_COLOUR, kind_label
 
 _MONO = "ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"
 _LEFT = 60  # room for the event numbers
@@ -59,12 +61,13 @@ def sequence_svg(trace: T.Trace, *, limit: int = 300, label: int = 30) -> str:
     ]
     for name, cx in x.items():
         fill = "#f1f3f5" if name == "server" else "#e7f5ff"
+        head = _("server") if name == "server" else name
         parts.append(
             f'<line x1="{cx}" y1="{_TOP - 14}" x2="{cx}" y2="{height - 10}" stroke="#adb5bd" '
             f'stroke-dasharray="4 4"/>'
             f'<rect x="{cx - 80}" y="8" width="160" height="30" rx="6" fill="{fill}" stroke="#343a40"/>'
             f'<text x="{cx}" y="28" text-anchor="middle" font-size="13" font-weight="bold" '
-            f'fill="#212529">{html_text(name)}</text>'
+            f'fill="#212529">{html_text(head)}</text>'
         )
     for row, event in enumerate(shown):
         y = _TOP + _ROW * row + _ROW / 2 + 4
@@ -75,24 +78,24 @@ def sequence_svg(trace: T.Trace, *, limit: int = 300, label: int = 30) -> str:
         parts.append(_row(event, x, y, label))
     if more:
         y = _TOP + _ROW * len(shown) + _ROW / 2 + 8
-        parts.append(
-            f'<text x="{_LEFT}" y="{y}" font-size="12" fill="#495057">… and {more:,} more events '
-            f"(the trace keeps them all: print(trace))</text>"
-        )
+        note = _("… and {count} more events (the trace keeps them all: print(trace))").format(count=f"{more:,}")
+        parts.append(f'<text x="{_LEFT}" y="{y}" font-size="12" fill="#495057">{html_text(note)}</text>')
     if not events:
-        parts.append(f'<text x="{_LEFT}" y="{_TOP + 20}" font-size="12" fill="#495057">nothing happened yet</text>')
+        nothing = html_text(_("nothing happened yet"))
+        parts.append(f'<text x="{_LEFT}" y="{_TOP + 20}" font-size="12" fill="#495057">{nothing}</text>')
+    label = html_text(_("sequence diagram of {count} events").format(count=len(events)))
     return (
         '<div class="spreadlab-diagram" style="overflow-x:auto;max-width:100%">'
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="sequence diagram of {len(events)} events" '
+        f'aria-label="{label}" '
         f'style="font-family:{_MONO}">' + "".join(parts) + "</svg></div>"
     )
 
 
 def _row(event: T.Event, x: dict, y: float, label: int) -> str:
     server, client = x["server"], x[event.client]
-    title = f"{event.time} {event.client} {event.kind}"
+    title = f"{event.time} {event.client} {kind_label(event.kind)}"
     if event.kind in (T.RECEIVED, T.WRITE):
         text = f"“{html_text(T.show_bytes(event.data, label))}”"
         title += f' "{T.show_bytes(event.data, 300)}"'
@@ -101,19 +104,20 @@ def _row(event: T.Event, x: dict, y: float, label: int) -> str:
         else:
             body = _arrow(server, client, y, WRITE_COLOUR, text)
     elif event.kind == T.CONNECT:
-        body = _arrow(client, server, y, _CLOSE_COLOUR, "connect", dashed=True)
+        body = _arrow(client, server, y, _CLOSE_COLOUR, html_text(kind_label(event.kind)), dashed=True)
     elif event.kind == T.NO_PROTOCOL:
-        body = _arrow(server, client, y, _ABORT_COLOUR, "no protocol: end-of-file", dashed=True)
+        # Translators: the server built no protocol for a connection, so the client reads end-of-file.
+        body = _arrow(server, client, y, _ABORT_COLOUR, html_text(_("no protocol: end-of-file")), dashed=True)
     elif event.kind == T.MADE:
         body = _note(client, y, "connectionMade", "#2b8a3e")
     elif event.kind == T.ERROR:
-        body = _note(client, y, f"error {event.detail}"[:label + 20], _ABORT_COLOUR)
+        body = _note(client, y, f"{kind_label(event.kind)} {event.detail}"[:label + 20], _ABORT_COLOUR)
     elif event.kind in (T.LOSE, T.ABORT):  # the server's protocol asked for it
         colour = _ABORT_COLOUR if event.kind == T.ABORT else _CLOSE_COLOUR
         body = _arrow(server, client, y, colour, event.kind, dashed=True)
     elif event.kind in (T.EOF, T.RESET):  # what came from the client, on the wire
         colour = _ABORT_COLOUR if event.kind == T.RESET else _CLOSE_COLOUR
-        body = _arrow(client, server, y, colour, event.kind, dashed=True)
+        body = _arrow(client, server, y, colour, html_text(kind_label(event.kind)), dashed=True)
     else:  # connectionLost
         reason = event.detail.split(":")[0]
         body = (

@@ -11,7 +11,9 @@ messages costs the picture nothing; the trace keeps them all.
 `scene_html` draws a scene: the server in the middle, the clients as cards
 around it, the last spread as arrows.  Every byte that came from a client is
 escaped here (`spreadlab.servers.safety.html_text`), because ``ipywidgets.HTML``
-does not sanitise.  Pure data and functions: any thread, no widgets.
+does not sanitise.  Words are in the learner's language (`spreadlab.i18n`),
+looked up when drawn; a card's state is kept in English and translated where
+it is shown.  Pure data and functions: any thread, no widgets.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import collections
 import math
 from dataclasses import dataclass, field
 
+from ..i18n import N_, _, ngettext
 from ..rooms import trace as T
 from ..servers.safety import html_text
 
@@ -125,9 +128,9 @@ class Scene:
                 card.state, card.detail = "no protocol", event.detail
             elif kind in (T.LOSE, T.ABORT, T.EOF, T.RESET):
                 if card.state != "closed":
-                    card.state, card.detail = "closing", f"{kind} {event.detail}".strip()
+                    card.state, card.detail = "closing", f"{kind_label(kind)} {event.detail}".strip()
             elif kind == T.ERROR:
-                card.detail = f"{kind} {event.detail}"
+                card.detail = f"{kind_label(kind)} {event.detail}"
             elif kind == T.LOST:
                 if card.state in ("connected", "closing"):
                     self.connected -= 1
@@ -143,13 +146,31 @@ class Scene:
 # --- drawing -----------------------------------------------------------------
 
 _MONO = "ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"
-_STATE_COLOURS = {
-    "connecting": "#868e96",
-    "connected": "#2b8a3e",
-    "closing": "#e67700",
-    "closed": "#868e96",
-    "no protocol": "#c92a2a",
+_STATE_COLOURS = {  # a card's state (shown translated) and its colour
+    N_("connecting"): "#868e96",
+    N_("connected"): "#2b8a3e",
+    N_("closing"): "#e67700",
+    N_("closed"): "#868e96",
+    N_("no protocol"): "#c92a2a",
 }
+#: How the views name the kinds of event that are not Twisted's own names
+#: (``connectionMade``, ``dataReceived``, ``write``... stay as Twisted spells them).
+_KIND_LABELS = {
+    # Translators: a client's TCP connection arrived at the server.
+    T.CONNECT: N_("connect"),
+    T.NO_PROTOCOL: N_("no protocol"),
+    T.EOF: N_("end-of-file"),
+    # Translators: the peer reset the TCP connection (RST).
+    T.RESET: N_("reset"),
+    T.ERROR: N_("error"),
+}
+
+
+def kind_label(kind: str) -> str:
+    """A trace event's kind as a view shows it, in the learner's language."""
+    label = _KIND_LABELS.get(kind)
+    return _(label) if label else kind
+
 SENT_COLOUR = "#d9480f"  # sender -> server
 WRITE_COLOUR = "#1c7ed6"  # server -> receivers
 
@@ -177,7 +198,7 @@ def bytes_html(data: bytes, limit: int | None = 120) -> str:
             if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
                 out.append(html_text("".join(plain)))
                 plain = []
-                out.append(_marked(_CONTROL_NAMES.get(ch, f"\\x{ord(ch):02x}"), "a control character"))
+                out.append(_marked(_CONTROL_NAMES.get(ch, f"\\x{ord(ch):02x}"), N_("a control character")))
             else:
                 plain.append(ch)
             count += 1
@@ -185,7 +206,7 @@ def bytes_html(data: bytes, limit: int | None = 120) -> str:
         for byte in bad:
             if limit is not None and count >= limit:
                 break
-            out.append(_marked(f"\\x{byte:02x}", "a byte that is not valid UTF-8"))
+            out.append(_marked(f"\\x{byte:02x}", N_("a byte that is not valid UTF-8")))
             count += 1
     if rest or cut or (limit is not None and count >= limit and _longer(data, limit)):
         out.append("…")
@@ -200,7 +221,8 @@ _CONTROL_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def _marked(text: str, why: str) -> str:
-    return f'<span style="color:#c92a2a;background:#fff0f0;border-radius:2px" title="{why}">{text}</span>'
+    """*text* (an escape) in a red span whose tooltip says *why* (translated here)."""
+    return f'<span style="color:#c92a2a;background:#fff0f0;border-radius:2px" title="{html_text(_(why))}">{text}</span>'
 
 
 # The stage: a fixed-size box, the server in the middle, the cards on an ellipse.
@@ -281,21 +303,20 @@ def _arrow(x0, y0, x1, y1, colour: str, label: str, label_at: float = 0.5) -> st
 def _card_html(card: Card, x: float, y: float, focus: bool, role: str, tag: str) -> str:
     colour = _STATE_COLOURS.get(card.state, "#868e96")
     border = "3px solid #f08c00" if focus else f"2px solid {colour}"
-    badge = {"sender": " ↑sent", "receiver": " ↓got it"}.get(role, "")
+    badge = {"sender": N_("↑sent"), "receiver": N_("↓got it")}.get(role, "")
+    badge = " " + _(badge) if badge else ""
     # Long lines wrap (the welcome's client number is at its end); the
     # transcript is anchored at the bottom, so when lines do not all fit it
     # is the oldest that go out of sight, never the newest.
     one_line = "white-space:pre-wrap;overflow-wrap:anywhere"
     lines = [f'<div style="{one_line}">{bytes_html(line)}</div>' for line in card.lines]
     if card.partial:
-        lines.append(
-            f'<div style="{one_line};opacity:.6" title="no line end yet">{bytes_html(card.partial)}▌</div>'
-        )
-    hidden = (
-        f'<div style="color:#868e96;font-style:italic">{card.hidden:,} earlier {"line" if card.hidden == 1 else "lines"} hidden</div>'
-        if card.hidden
-        else ""
-    )
+        no_end = html_text(_("no line end yet"))
+        lines.append(f'<div style="{one_line};opacity:.6" title="{no_end}">{bytes_html(card.partial)}▌</div>')
+    hidden = ""
+    if card.hidden:
+        words = ngettext("{count} earlier line hidden", "{count} earlier lines hidden", card.hidden)
+        hidden = f'<div style="color:#868e96;font-style:italic">{html_text(words.format(count=f"{card.hidden:,}"))}</div>'
     detail = (
         f'<div style="color:#868e96;font-size:11px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
         f'title="{html_text(card.detail)}">{html_text(card.detail.split(":")[0])}</div>'
@@ -309,7 +330,7 @@ def _card_html(card: Card, x: float, y: float, focus: bool, role: str, tag: str)
         f'display:flex;flex-direction:column;opacity:{1 if card.active else 0.6}">'
         f'<div style="font-weight:bold;color:#212529;flex:none">{html_text(card.name)}'
         f'<span style="font-weight:normal;color:#495057">{html_text(tag)}</span>'
-        f'<span style="font-weight:normal;color:{colour}"> {card.state}{badge}</span></div>'
+        f'<span style="font-weight:normal;color:{colour}"> {html_text(_(card.state))}{html_text(badge)}</span></div>'
         f"{detail}{hidden}"
         f'<div style="flex:1;min-height:0;overflow:hidden;display:flex;flex-direction:column;justify-content:flex-end;'
         f'font-family:{_MONO};font-size:11px;line-height:14px;color:#212529">'
@@ -356,30 +377,35 @@ def scene_html(
     active = [c.name for c in scene.cards.values() if c.state in ("connected", "closing")]
     listed = ", ".join(html_text(name) for name in active[:6])
     if len(active) > 6:
-        listed += f" and {len(active) - 6} more"
+        listed = _("{names} and {count} more").format(names=listed, count=len(active) - 6)
     count = "" if num_protocols is None else f"<div>numProtocols = <b>{num_protocols}</b></div>"
     not_drawn = len(scene.cards) - len(cards)
-    more = (
-        f'<div style="position:absolute;right:6px;bottom:4px;color:#868e96;font-size:12px">'
-        f"{not_drawn} more clients not drawn</div>"
-        if not_drawn > 0
-        else ""
-    )
+    more = ""
+    if not_drawn > 0:
+        words = ngettext("{count} more client not drawn", "{count} more clients not drawn", not_drawn)
+        more = (f'<div style="position:absolute;right:6px;bottom:4px;color:#868e96;font-size:12px">'
+                f"{html_text(words.format(count=not_drawn))}</div>")
     line = f"font-family:{_MONO};font-size:11px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
     if last is None:
-        message = '<div style="color:#495057">nothing spread yet</div>'
+        nothing = html_text(_("nothing spread yet"))
+        message = f'<div style="color:#495057">{nothing}</div>'
     else:
         message = ""
         if last.sender is not None:
-            message += (
-                f'<div style="{line};color:{SENT_COLOUR}" title="the last chunk dataReceived got">'
-                f"got “{bytes_html(last.chunk, 40)}” from {html_text(last.sender)}</div>"
-            )
+            title = html_text(_("the last chunk dataReceived got"))
+            # Translators: {data} is the bytes the server received, {sender} a client's name.
+            got = _("got “{data}” from {sender}").format(data=bytes_html(last.chunk, 40),
+                                                         sender=html_text(last.sender))
+            message += f'<div style="{line};color:{SENT_COLOUR}" title="{title}">{got}</div>'
         if last.receivers:
-            message += (
-                f'<div style="{line};color:{WRITE_COLOUR}" title="what the server wrote in answer">'
-                f"wrote “{bytes_html(last.data, 40)}” to {len(last.receivers)}</div>"
-            )
+            title = html_text(_("what the server wrote in answer"))
+            # Translators: {data} is the bytes the server wrote; {count} how many clients it wrote them to.
+            wrote = _("wrote “{data}” to {count}").format(data=bytes_html(last.data, 40), count=len(last.receivers))
+            message += f'<div style="{line};color:{WRITE_COLOUR}" title="{title}">{wrote}</div>'
+    # Translators: in the server's box: how many clients are connected ({count} is drawn in bold).
+    connected = html_text(_("connected: {count}: {names}") if listed else _("connected: {count}")).format(
+        count=f"<b>{len(active)}</b>", names=listed)
+    events = html_text(_("events: {count}")).format(count=f"{scene.applied:,}")
     server_box = (
         f'<div style="position:absolute;box-sizing:border-box;left:{cx - SERVER_W / 2:.0f}px;'
         f"top:{cy - SERVER_H / 2:.0f}px;width:{SERVER_W}px;height:{SERVER_H}px;border:2px solid #343a40;"
@@ -387,8 +413,8 @@ def scene_html(
         f'overflow:hidden">'
         f'<div style="font-weight:bold;font-size:13px">{html_text(server)}</div>{count}'
         f'<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis">'
-        f"connected: <b>{len(active)}</b>{': ' + listed if listed else ''}</div>"
-        f'<div style="color:#495057">events: {scene.applied:,}</div>'
+        f"{connected}</div>"
+        f'<div style="color:#495057">{events}</div>'
         f"{message}</div>"
     )
     svg = (

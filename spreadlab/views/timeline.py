@@ -13,7 +13,9 @@ happened, ``len(trace)`` is the end, and the current event is ``trace[p - 1]``
 It works on a finished trace and follows a running one: new events extend
 the slider and, if you were watching the end, keep you at the end.  Events
 may be recorded from the reactor thread; drawing happens in the kernel's
-thread at a bounded rate (`spreadlab.views.redraw.Redrawer`).
+thread at a bounded rate (`spreadlab.views.redraw.Redrawer`).  Its words are
+in the learner's language (`spreadlab.i18n`), looked up when it is built or
+drawn.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ import copy
 
 import ipywidgets as widgets
 
+from ..i18n import N_, _
 from ..rooms import trace as T
 from ..servers.safety import html_text
 from .redraw import Redrawer, close_all
 from .rerun import replace_earlier_run
-from .scene import Scene, bytes_html, scene_html
+from .scene import Scene, bytes_html, kind_label, scene_html
 
 #: Play speeds: the label and the milliseconds between two events.
-SPEEDS = [("slow", 1200), ("normal", 500), ("fast", 150), ("very fast", 40)]
+SPEEDS = [(N_("slow"), 1200), (N_("normal"), 500), (N_("fast"), 150), (N_("very fast"), 40)]
 #: A copy of the picture is kept every this many events, so going back is quick.
 SNAPSHOT_EVERY = 256
 
@@ -70,7 +73,7 @@ class Timeline(widgets.VBox):
                  follow: bool = True, speed: str = "normal", rate: float = 10.0, max_cards: int = 8) -> None:
         self.trace: T.Trace = source if isinstance(source, T.Trace) else source.trace
         factory = getattr(source, "factory", None)
-        self.server = type(factory).__name__ if factory is not None else "server"
+        self.server = type(factory).__name__ if factory is not None else _("server")
         self.window = window
         self.follow = follow
         self.max_cards = max_cards
@@ -81,16 +84,19 @@ class Timeline(widgets.VBox):
         start = max(0, min(end, at if at is not None else (0 if source is self.trace else end)))
 
         self.play = widgets.Play(value=start, min=0, max=end, step=1, interval=dict(SPEEDS)[speed],
-                                 description="play", show_repeat=False)
-        self.slider = widgets.IntSlider(value=start, min=0, max=end, description="event",
+                                 description=_("play"), show_repeat=False)
+        # Translators: the slider's label: which event of the trace is shown.
+        self.slider = widgets.IntSlider(value=start, min=0, max=end, description=_("event"),
                                         layout=widgets.Layout(width="420px"))
         widgets.link((self.play, "value"), (self.slider, "value"))
-        self.speed = widgets.Dropdown(options=SPEEDS, value=dict(SPEEDS)[speed], description="speed",
+        self.speed = widgets.Dropdown(options=[(_(label), ms) for label, ms in SPEEDS], value=dict(SPEEDS)[speed],
+                                      description=_("speed"),
                                       layout=widgets.Layout(width="180px"))
         self.speed.style.description_width = "45px"
         widgets.link((self.speed, "value"), (self.play, "interval"))
-        self.back_button = widgets.Button(description="back", icon="step-backward", layout=widgets.Layout(width="90px"))
-        self.step_button = widgets.Button(description="step", icon="step-forward", layout=widgets.Layout(width="90px"))
+        # Translators: buttons: one event back, one event forward.
+        self.back_button = widgets.Button(description=_("back"), icon="step-backward", layout=widgets.Layout(width="90px"))
+        self.step_button = widgets.Button(description=_("step"), icon="step-forward", layout=widgets.Layout(width="90px"))
         self.back_button.on_click(lambda _: self.back())
         self.step_button.on_click(lambda _: self.step())
         self.picture = widgets.HTML()
@@ -169,9 +175,10 @@ class Timeline(widgets.VBox):
         scene = self._replay.at(self._events, position)
         current = self.current
         if current is None:
-            caption = "before the first event"
+            caption = html_text(_("before the first event"))
         else:
-            caption = f"event {position} of {len(self._events)}: {_event_html(current)}"
+            caption = _("event {position} of {count}: {event}").format(
+                position=position, count=len(self._events), event=_event_html(current))
         self.picture.value = scene_html(
             scene,
             server=self.server,
@@ -187,7 +194,9 @@ class Timeline(widgets.VBox):
         rows = []
         if first == 0:
             style = "background:#fff3bf;font-weight:bold" if position == 0 else "color:#868e96"
-            rows.append(f'<tr style="{style}"><td></td><td colspan="3">start</td></tr>')
+            # Translators: the first row of the event list: before any event.
+            start = html_text(_("start"))
+            rows.append(f'<tr style="{style}"><td></td><td colspan="3">{start}</td></tr>')
         for event in self._events[first:last]:
             style = "background:#fff3bf;font-weight:bold" if event.time == position else ""
             if event.time > position:
@@ -195,11 +204,12 @@ class Timeline(widgets.VBox):
             data = f"“{bytes_html(event.data, 28)}”" if event.kind in (T.RECEIVED, T.WRITE) else html_text(event.detail)
             rows.append(
                 f'<tr style="{style}" data-time="{event.time}"><td style="text-align:right">{event.time}</td>'
-                f'<td style="padding:0 8px">{html_text(event.client)}</td><td style="padding-right:8px">{html_text(event.kind)}</td>'
+                f'<td style="padding:0 8px">{html_text(event.client)}</td><td style="padding-right:8px">{html_text(kind_label(event.kind))}</td>'
                 f'<td style="max-width:240px;overflow:hidden;text-overflow:ellipsis">{data}</td></tr>'
             )
         if last < len(self._events):
-            rows.append(f'<tr style="color:#868e96"><td></td><td colspan="3">… {len(self._events) - last:,} more</td></tr>')
+            more = html_text(_("… {count} more").format(count=f"{len(self._events) - last:,}"))
+            rows.append(f'<tr style="color:#868e96"><td></td><td colspan="3">{more}</td></tr>')
         return (
             '<div><table style="font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;'
             'line-height:1.5;border-collapse:collapse;margin-left:10px;white-space:nowrap">' + "".join(rows) + "</table></div>"
@@ -207,7 +217,7 @@ class Timeline(widgets.VBox):
 
 
 def _event_html(event: T.Event) -> str:
-    text = f"<b>{html_text(event.client)}</b> {html_text(event.kind)}"
+    text = f"<b>{html_text(event.client)}</b> {html_text(kind_label(event.kind))}"
     if event.kind in (T.RECEIVED, T.WRITE):
         text += f" “{bytes_html(event.data, 60)}”"
     elif event.detail:

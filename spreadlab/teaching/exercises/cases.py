@@ -14,6 +14,9 @@ would see).  `run_cases` runs the table and fills a `Report`:
   error when one applies;
 - a scenario never makes the checker raise.
 
+A case's ``what`` and ``hint`` (and the hints below) are English, marked with
+``N_``: the report translates them when it is shown (`report.shown`).
+
 Lines are compared as a client reads them: ``\\n`` and ``\\r\\n`` both end a
 line, so an answer may use either.  Everything here runs in the caller's
 thread (the notebook's): memory rooms use no reactor.
@@ -28,6 +31,7 @@ from typing import Callable
 
 from twisted.internet.protocol import Factory
 
+from ...i18n import N_, _
 from ...rooms.memory import MemoryRoom
 from ...rooms.trace import show_bytes
 from .report import Miss, Report, Result, describe_error
@@ -80,31 +84,31 @@ class Trial:
 #: Hints for what a learner's code commonly raises: (words of the error, hint).
 ERROR_HINTS = [
     (("Data must be bytes",),
-     "transport.write takes bytes, never str (nor a number): encode text as UTF-8 before writing, "
-     "or build bytes directly (b'%d\\n' % n)."),
+     N_("transport.write takes bytes, never str (nor a number): encode text as UTF-8 before writing, "
+        "or build bytes directly (b'%d\\n' % n).")),
     (("can't concat str to bytes",),
-     "bytes and str do not mix: what arrives is bytes, so keep the line, the name and the line end in bytes "
-     "(or decode, work in str, and encode once at the end)."),
+     N_("bytes and str do not mix: what arrives is bytes, so keep the line, the name and the line end in bytes "
+        "(or decode, work in str, and encode once at the end).")),
     (("can only concatenate str (not \"bytes\") to str",),
-     "sendLine, like transport.write, takes bytes, never str (sendLine adds its bytes delimiter): encode "
-     "text before you send it (text.encode('utf-8'))."),
+     N_("sendLine, like transport.write, takes bytes, never str (sendLine adds its bytes delimiter): encode "
+        "text before you send it (text.encode('utf-8')).")),
     (("argument should be integer or bytes-like object, not 'str'", "a bytes-like object is required, not 'str'"),
-     "bytes methods take bytes arguments: look for b'\\n', not '\\n'."),
+     N_("bytes methods take bytes arguments: look for b'\\n', not '\\n'.")),
     (("can't decode byte", "unexpected end of data"),
-     "a chunk may end inside a UTF-8 character, so decoding a chunk on its own can fail: stay in bytes, or "
-     "decode only whole lines."),
+     N_("a chunk may end inside a UTF-8 character, so decoding a chunk on its own can fail: stay in bytes, or "
+        "decode only whole lines.")),
     (("'NoneType' object has no attribute 'clients'", "'NoneType' object has no attribute 'numProtocols'"),
-     "self.factory is None: a buildProtocol of your own must give the protocol its factory (p = MySpreader(); "
-     "p.factory = self; return p), or leave buildProtocol out and set protocol = MySpreader: Factory's own "
-     "buildProtocol does both."),
+     N_("self.factory is None: a buildProtocol of your own must give the protocol its factory (p = MySpreader(); "
+        "p.factory = self; return p), or leave buildProtocol out and set protocol = MySpreader: Factory's own "
+        "buildProtocol does both.")),
     (("has no attribute 'clients'", "has no attribute 'numProtocols'"),
-     "What the whole server knows lives on the factory: create numProtocols and clients in the factory's "
-     "__init__; each protocol adds itself in connectionMade and leaves in connectionLost (self.factory)."),
+     N_("What the whole server knows lives on the factory: create numProtocols and clients in the factory's "
+        "__init__; each protocol adds itself in connectionMade and leaves in connectionLost (self.factory).")),
     (("NotImplementedError",),
-     "To begin: write lineReceived. LineReceiver calls it with each complete line (bytes, without its line "
-     "end), and its own version only raises NotImplementedError."),
+     N_("To begin: write lineReceived. LineReceiver calls it with each complete line (bytes, without its line "
+        "end), and its own version only raises NotImplementedError.")),
     (("AlreadyCalled", "AlreadyCancelled"),
-     "a DelayedCall that already ran (or was cancelled) cannot be cancelled or reset: ask .active() first."),
+     N_("a DelayedCall that already ran (or was cancelled) cannot be cancelled or reset: ask .active() first.")),
 ]
 
 
@@ -138,7 +142,7 @@ def run_case(case: Case, make_factory: Callable[[], object]) -> Result:
     errors = trial.errors
     if errors:  # what the learner's code raised inside a room comes first: it is the cause
         first = _describe_failure(errors[0])
-        seen = first if raised or not seen else f"{first}; then {seen}"
+        seen = first if raised or not seen else _("{error}; then {seen}").format(error=first, seen=_(seen))
         hint = _error_hint(first, "")
     if not seen:
         return Result(case.what, True)
@@ -153,8 +157,8 @@ def run_cases(title: str, cases: list[Case], given, make_factory: Callable[[], o
         return run_table(title, cases, make_factory)
     report = Report(title)
     report.results.append(Result(
-        "the checker was given a class", False, f"it was given {given!r}",
-        f"pass the class itself, as you defined it, without calling it: {call}"))
+        N_("the checker was given a class"), False, _("it was given {value}").format(value=repr(given)),
+        _("pass the class itself, as you defined it, without calling it: {call}").format(call=call)))
     return report
 
 
@@ -165,8 +169,9 @@ def run_table(title: str, cases: list[Case], make_factory: Callable[[], object])
     for case in cases:
         if blocked and not case.first:
             report.results.append(Result(
-                case.what, False, "not checked yet: it builds on the check that failed above",
-                f"make {blocked!r} pass first, then run the checker again"))
+                case.what, False, N_("not checked yet: it builds on the check that failed above"),
+                # Translators: {check} is the check that failed above, as the report names it.
+                _("make {check} pass first, then run the checker again").format(check=repr(_(blocked)))))
             continue
         result = run_case(case, make_factory)
         report.results.append(result)
@@ -198,5 +203,5 @@ def show(data: bytes) -> str:
 
 
 def ended(client) -> str:
-    """'still connected' or 'closed', for a 'seen' text."""
-    return "still connected" if client.connected else "closed"
+    """'still connected' or 'closed', for a 'seen' text (in the learner's language)."""
+    return _("still connected") if client.connected else _("closed")

@@ -27,16 +27,17 @@ import contextlib
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 
+from ...i18n import N_, _, ngettext
 from ...servers.spread import WELCOME, SpreadFactory
 from .report import Report, Result, expect
 
 __all__ = ["check_visitor"]
 
 MESSAGE = "你好, I am a Twisted client"
-BYTES_HINT = ("lineReceived gets each line as bytes: decode it (line.decode('utf-8')) before you keep it; "
-              "welcome and heard hold text (str)")
-NO_LINE_END_HINT = ("transport.write sends exactly the bytes it is given: a line needs its end (b'\\r\\n' or "
-                    "b'\\n'), or use self.sendLine, which adds it")
+BYTES_HINT = N_("lineReceived gets each line as bytes: decode it (line.decode('utf-8')) before you keep it; "
+                 "welcome and heard hold text (str)")
+NO_LINE_END_HINT = N_("transport.write sends exactly the bytes it is given: a line needs its end (b'\\r\\n' or "
+                       "b'\\n'), or use self.sendLine, which adds it")
 WELCOME_LINE = WELCOME.format(n=3)
 
 
@@ -82,28 +83,36 @@ def _lines_sent(data: bytes) -> list[bytes]:
 
 
 def _expect_message_sent(visit: _Visit, when: str) -> None:
-    expect(visit.sent, f"after {when}, your client had sent nothing")
+    """The visitor sent its message once, as its first line (*when*, an `N_`
+    text, says after what)."""
+    expect(visit.sent, _("after {when}, your client had sent nothing").format(when=_(when)))
     lines = _lines_sent(visit.sent)
-    expect(lines, f"your client sent {visit.sent!r}: no line end, so the server never sees a complete line",
-           NO_LINE_END_HINT)
+    expect(lines, _("your client sent {sent}: no line end, so the server never sees a complete line").format(
+        sent=repr(visit.sent)), _(NO_LINE_END_HINT))
     expect(lines[0] == MESSAGE.encode("utf-8"),
-           f"the first line your client sent is {lines[0]!r}, not the message {MESSAGE!r} encoded as UTF-8")
-    expect(lines.count(MESSAGE.encode("utf-8")) == 1, f"your client sent the message {lines.count(MESSAGE.encode())} times")
+           _("the first line your client sent is {line}, not the message {message} encoded as UTF-8").format(
+               line=repr(lines[0]), message=repr(MESSAGE)))
+    count = lines.count(MESSAGE.encode("utf-8"))
+    expect(count == 1, ngettext("your client sent the message {n} time", "your client sent the message {n} times",
+                                count).format(n=count))
 
 
 def _expect_heard(visitor, expected: list[str]) -> None:
     heard = getattr(visitor, "heard", None)
-    expect(isinstance(heard, list), f"heard is {heard!r}, not a list")
+    expect(isinstance(heard, list), _("heard is {heard}, not a list").format(heard=repr(heard)))
     kinds = {type(h).__name__ for h in heard}
-    expect(all(isinstance(h, str) for h in heard), f"heard holds {sorted(kinds)} values: {heard!r}",
-           BYTES_HINT if "bytes" in kinds else "")
-    expect(heard[:len(expected)] == expected, f"heard is {heard!r}, expected {expected!r}")
+    expect(all(isinstance(h, str) for h in heard),
+           _("heard holds {kinds} values: {heard}").format(kinds=sorted(kinds), heard=repr(heard)),
+           _(BYTES_HINT) if "bytes" in kinds else "")
+    expect(heard[:len(expected)] == expected,
+           _("heard is {heard}, expected {expected}").format(heard=repr(heard), expected=repr(expected)))
 
 
 def _expect_welcome(visitor) -> None:
     welcome = getattr(visitor, "welcome", None)
-    expect(welcome == WELCOME_LINE, f"welcome is {welcome!r}, expected {WELCOME_LINE!r}",
-           BYTES_HINT if isinstance(welcome, bytes) else "")
+    expect(welcome == WELCOME_LINE,
+           _("welcome is {welcome}, expected {expected}").format(welcome=repr(welcome), expected=repr(WELCOME_LINE)),
+           _(BYTES_HINT) if isinstance(welcome, bytes) else "")
 
 
 def _did_nothing(visitor_class) -> bool:
@@ -123,74 +132,80 @@ def _did_nothing(visitor_class) -> bool:
 def check_visitor(visitor_class) -> Report:
     """Check a Spread Site client: pass the class (``Visitor``).  The checker
     makes ``Visitor(message, wanted)`` for each scenario."""
-    report = Report("Your Spread Site visitor")
+    report = Report(N_("Your Spread Site visitor"))
     welcome = WELCOME_LINE.encode("utf-8")
+    after_welcome = N_("the welcome")
 
     if _did_nothing(visitor_class):
         report.results.append(Result(
-            "the visitor keeps the welcome, answers it, listens and leaves (7 checks)", False,
-            "your Visitor kept nothing and sent nothing: its lineReceived is still the starter",
-            "begin with lineReceived: the first line that arrives is the welcome; keep it (decoded) in "
-            "self.welcome and send your message as a line (sendLine takes bytes)"))
+            N_("the visitor keeps the welcome, answers it, listens and leaves (7 checks)"), False,
+            N_("your Visitor kept nothing and sent nothing: its lineReceived is still the starter"),
+            N_("begin with lineReceived: the first line that arrives is the welcome; keep it (decoded) in "
+               "self.welcome and send your message as a line (sendLine takes bytes)")))
         return report
 
-    with report.step("it says nothing before the welcome has arrived",
-                     hint="connectionMade means TCP has connected, not that the server has greeted you: "
-                          "the welcome is the server's first line; answer it in lineReceived"):
+    with report.step(N_("it says nothing before the welcome has arrived"),
+                     hint=N_("connectionMade means TCP has connected, not that the server has greeted you: "
+                             "the welcome is the server's first line; answer it in lineReceived")):
         visit = _Visit(visitor_class)
         expect(not visit.sent_at_connect,
-               f"your client sent {visit.sent_at_connect!r} as soon as it connected, before the welcome")
+               _("your client sent {sent} as soon as it connected, before the welcome").format(
+                   sent=repr(visit.sent_at_connect)))
 
-    with report.step("it keeps the welcome and answers it with its message, as one line",
-                     hint="lineReceived gets one line as bytes, without its line end (the server ends lines "
-                          "with \\r\\n): decode it into self.welcome; a transport carries bytes, not str: send "
-                          "self.message encoded as UTF-8, with its line end (sendLine adds it)"):
+    with report.step(N_("it keeps the welcome and answers it with its message, as one line"),
+                     hint=N_("lineReceived gets one line as bytes, without its line end (the server ends lines "
+                             "with \\r\\n): decode it into self.welcome; a transport carries bytes, not str: send "
+                             "self.message encoded as UTF-8, with its line end (sendLine adds it)")):
         visit = _Visit(visitor_class).feed(welcome + b"\r\n")
         _expect_welcome(visit.visitor)
-        _expect_message_sent(visit, "the welcome")
+        _expect_message_sent(visit, after_welcome)
 
-    with report.step("it waits for the whole welcome, even when it arrives one byte at a time",
-                     hint="TCP is a stream: one dataReceived call may carry a piece of a line. Let "
-                          "LineReceiver collect the pieces and answer in lineReceived, once per complete line; "
-                          "decode whole lines, not chunks (a Chinese character is three bytes)"):
+    with report.step(N_("it waits for the whole welcome, even when it arrives one byte at a time"),
+                     hint=N_("TCP is a stream: one dataReceived call may carry a piece of a line. Let "
+                             "LineReceiver collect the pieces and answer in lineReceived, once per complete line; "
+                             "decode whole lines, not chunks (a Chinese character is three bytes)")):
         data = welcome + b"\r\n"
         visit = _Visit(visitor_class).feed(*(data[i:i + 1] for i in range(len(data))))
         early = [i for i, sent in enumerate(visit.sent_after[:-1]) if len(sent) > len(visit.sent_at_connect)]
-        expect(not early, f"your client sent {visit.sent_after[early[0]]!r} after {early[0] + 1} byte(s) "
-                          "of the welcome, before the line was complete" if early else "")
+        expect(not early, _("your client sent {sent} after {count} byte(s) of the welcome, before the line was "
+                            "complete").format(sent=repr(visit.sent_after[early[0]]), count=early[0] + 1)
+               if early else "")
         _expect_welcome(visit.visitor)
-        _expect_message_sent(visit, "the welcome")
+        _expect_message_sent(visit, after_welcome)
 
-    with report.step("a welcome and the next line in one chunk are two lines",
-                     hint="one dataReceived call may carry several lines: the first is the welcome, the "
-                          "next is someone speaking; handle each complete line"):
+    with report.step(N_("a welcome and the next line in one chunk are two lines"),
+                     hint=N_("one dataReceived call may carry several lines: the first is the welcome, the "
+                             "next is someone speaking; handle each complete line")):
         visit = _Visit(visitor_class, 2).feed(welcome + "\r\nclient 1: 早上好\r\n".encode("utf-8"))
         _expect_welcome(visit.visitor)
-        _expect_message_sent(visit, "the welcome")
+        _expect_message_sent(visit, after_welcome)
         _expect_heard(visit.visitor, ["client 1: 早上好"])
 
-    with report.step("later lines are kept in heard, as text, without line ends",
-                     hint="the lines after the welcome are what the others say; the server ends them with "
-                          "\\r\\n: decode each line (UTF-8) and keep it without its line end. The welcome is "
-                          "the server's greeting, not something another client said"):
+    with report.step(N_("later lines are kept in heard, as text, without line ends"),
+                     hint=N_("the lines after the welcome are what the others say; the server ends them with "
+                             "\\r\\n: decode each line (UTF-8) and keep it without its line end. The welcome is "
+                             "the server's greeting, not something another client said")):
         visit = _Visit(visitor_class, 3).feed(welcome + b"\r\n", b"client 1: hi\r\n", "client 2: 你好\r\n".encode())
         _expect_heard(visit.visitor, ["client 1: hi", "client 2: 你好"])
 
-    with report.step("it leaves cleanly once it has heard `wanted` lines, and not before",
-                     hint="count the lines heard, not the lines received (the welcome is not one of them); "
-                          "leave with self.transport.loseConnection(), which sends what waits and then "
-                          "closes; abortConnection resets the connection at once and throws away what is not yet sent"):
+    with report.step(N_("it leaves cleanly once it has heard `wanted` lines, and not before"),
+                     hint=N_("count the lines heard, not the lines received (the welcome is not one of them); "
+                             "leave with self.transport.loseConnection(), which sends what waits and then "
+                             "closes; abortConnection resets the connection at once and throws away what is not "
+                             "yet sent")):
         visit = _Visit(visitor_class, 2).feed(welcome + b"\r\n", b"client 1: one\r\n")
-        expect(visit.left is None, f"after the welcome and one line, with wanted=2, your client left ({visit.left})")
+        expect(visit.left is None, _("after the welcome and one line, with wanted=2, your client left ({how})").format(
+            how=visit.left))
         visit.feed(b"client 1: two\r\n")
-        expect(visit.left is not None, "after two lines heard, with wanted=2, your client is still connected")
-        expect(visit.left != "abort", "your client left with abortConnection: the connection is reset, "
-                                      "not closed, and what it wrote last may never be sent")
+        expect(visit.left is not None, _("after two lines heard, with wanted=2, your client is still connected"))
+        expect(visit.left != "abort", _("your client left with abortConnection: the connection is reset, "
+                                        "not closed, and what it wrote last may never be sent"))
 
-    with report.step("over real TCP, with the Spread server: the others hear it, it hears them, it leaves cleanly",
-                     hint="with the checks above passing, this is the same over a network: if the others "
-                          "did not hear you, send a line (with its end) once the welcome has arrived; if the "
-                          "connection did not end with ConnectionDone, close with loseConnection"):
+    with report.step(N_("over real TCP, with the Spread server: the others hear it, it hears them, it leaves "
+                        "cleanly"),
+                     hint=N_("with the checks above passing, this is the same over a network: if the others "
+                             "did not hear you, send a line (with its end) once the welcome has arrived; if the "
+                             "connection did not end with ConnectionDone, close with loseConnection")):
         _over_tcp(visitor_class)
 
     return report
@@ -242,16 +257,18 @@ def _over_tcp(visitor_class, timeout: float = 5.0) -> None:
             except (TimeoutError, ConnectionError):
                 said = None
             expect(said == f"client 2: {MESSAGE}",
-                   f"the other client received {said!r}, expected {'client 2: ' + MESSAGE!r}")
+                   _("the other client received {said}, expected {expected}").format(
+                       said=repr(said), expected=repr(f"client 2: {MESSAGE}")))
             other.type("welcome, visitor")
             try:
                 why = blocking_call(lambda: factory.gone[2], timeout=timeout)
             except TimeoutError:
-                expect(False, f"{timeout:g} s after hearing a line (wanted=1), your client was still connected")
+                expect(False, _("{timeout:g} s after hearing a line (wanted=1), your client was still "
+                                "connected").format(timeout=timeout))
             _expect_heard(visitor, ["client 1: welcome, visitor"])
             expect(isinstance(why, ConnectionDone),
-                   f"the server saw the connection end with {type(why).__name__}: {why}, "
-                   "not ConnectionDone (a clean close)")
+                   _("the server saw the connection end with {error}, not ConnectionDone (a clean close)").format(
+                       error=f"{type(why).__name__}: {why}"))
     finally:
         def clean_up():
             transport = getattr(visitor, "transport", None)

@@ -12,6 +12,7 @@ rooms; an answer may end its lines with ``\\n`` or ``\\r\\n``.
 
 from __future__ import annotations
 
+from ...i18n import N_, _
 from .cases import Case, lines_in, protocol_factory, run_cases, show
 from .report import Report, expect
 
@@ -21,15 +22,16 @@ __all__ = ["check_shouting_echo", "check_line_counter"]
 CHINESE = "欢迎来到Spread Site"
 
 
-def _answered(client, sent: bytes, wanted: list[bytes], how: str = "whole", hint: str = "") -> None:
-    """*client* sent *sent* (cut as *how* says) and must have received the
-    lines *wanted*, with nothing after them."""
+def _answered(client, sent: bytes, wanted: list[bytes], how: str = N_("whole"), hint: str = "") -> None:
+    """*client* sent *sent* (cut as *how* says, an `N_` text) and must have
+    received the lines *wanted*, with nothing after them."""
     got = client.received
     expect(lines_in(got) == wanted and got.endswith(b"\n"),
-           f"the client sent {show(sent)} ({how}) and received {show(got)}", hint)
+           _("the client sent {sent} ({how}) and received {got}").format(sent=show(sent), how=_(how), got=show(got)),
+           hint)
 
 
-def _counted(client, sent: bytes, wanted: list[bytes], how: str = "whole", hint: str = "") -> None:
+def _counted(client, sent: bytes, wanted: list[bytes], how: str = N_("whole"), hint: str = "") -> None:
     """As `_answered`, for a new connection's count; answers that go on from
     other connections' lines (2, 3, 4 for its first three) are told so."""
     got = lines_in(client.received)
@@ -37,9 +39,10 @@ def _counted(client, sent: bytes, wanted: list[bytes], how: str = "whole", hint:
     carried = (len(numbers) == len(got) == len(wanted) and numbers[0] > 1
                and numbers == list(range(numbers[0], numbers[0] + len(numbers))))
     expect(not carried,
-           f"the client, newly connected, sent {show(sent)} ({how}) and received {show(client.received)}",
-           "A new connection's count starts at 1: this one went on from other connections' lines. Keep the count "
-           "on self (start it in connectionMade), not on the class or in a global, which every connection shares.")
+           _("the client, newly connected, sent {sent} ({how}) and received {got}").format(
+               sent=show(sent), how=_(how), got=show(client.received)),
+           _("A new connection's count starts at 1: this one went on from other connections' lines. Keep the count "
+             "on self (start it in connectionMade), not on the class or in a global, which every connection shares."))
     _answered(client, sent, wanted, how, hint)
 
 
@@ -58,71 +61,71 @@ def _shouts_a_line(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"hello\n")
     got = client.received
-    expect(got != b"hello\n", "the client sent b'hello\\n' and got it back unchanged",
-           "To begin: the starting point writes back what it receives as it is; upper-case it before writing. "
-           "dataReceived is given bytes, and bytes have many of str's text methods.")
-    expect(got, "the client sent b'hello\\n' and received nothing",
-           "Nothing came back: write the answer with self.transport.write. With LineReceiver, set "
-           "delimiter = b'\\n': its default, b'\\r\\n', never ends a line sent by nc.")
-    expect(not got.upper().startswith(b"B'"), f"the client sent b'hello\\n' and received {show(got)}",
-           "str() of bytes is how Python prints them, b'...' with its quotes and escapes, not the text they hold: "
-           "stay in bytes (data.upper()), or decode('utf-8') a whole line and encode it back.")
-    expect(got.upper() == got or got.rstrip(b"\r\n").upper() != b"HELLO",
-           f"the client sent b'hello\\n' and received {show(got)}",
-           "Upper case means every letter: .title() and .capitalize() change only first letters.")
-    expect(not got.startswith(b"HELLO\n") or got == b"HELLO\n", f"the client sent b'hello\\n' and received {show(got)}",
-           "Write back what arrived, upper-cased, and nothing more: it already holds its line end, and one more "
-           "gives the client an empty line.")
+    expect(got != b"hello\n", _("the client sent b'hello\\n' and got it back unchanged"),
+           _("To begin: the starting point writes back what it receives as it is; upper-case it before writing. "
+             "dataReceived is given bytes, and bytes have many of str's text methods."))
+    expect(got, _("the client sent b'hello\\n' and received nothing"),
+           _("Nothing came back: write the answer with self.transport.write. With LineReceiver, set "
+             "delimiter = b'\\n': its default, b'\\r\\n', never ends a line sent by nc."))
+    sent_hello = _("the client sent b'hello\\n' and received {got}").format(got=show(got))
+    expect(not got.upper().startswith(b"B'"), sent_hello,
+           _("str() of bytes is how Python prints them, b'...' with its quotes and escapes, not the text they hold: "
+             "stay in bytes (data.upper()), or decode('utf-8') a whole line and encode it back."))
+    expect(got.upper() == got or got.rstrip(b"\r\n").upper() != b"HELLO", sent_hello,
+           _("Upper case means every letter: .title() and .capitalize() change only first letters."))
+    expect(not got.startswith(b"HELLO\n") or got == b"HELLO\n", sent_hello,
+           _("Write back what arrived, upper-cased, and nothing more: it already holds its line end, and one more "
+             "gives the client an empty line."))
     _answered(client, b"hello\n", [b"HELLO"],
-              hint="" if got.endswith(b"\n") else "Write back everything that arrived, the line end b'\\n' included.")
+              hint="" if got.endswith(b"\n") else _("Write back everything that arrived, the line end b'\\n' included."))
 
 
 def _shouts_bytes_one_at_a_time(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"spread site\n", chunks="bytes")
-    _answered(client, b"spread site\n", [b"SPREAD SITE"], how="one byte at a time")
+    _answered(client, b"spread site\n", [b"SPREAD SITE"], how=N_("one byte at a time"))
 
 
 def _shouts_merged_lines(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"one\n", b"two\n")
-    _answered(client, b"one\ntwo\n", [b"ONE", b"TWO"], how="in one chunk")
+    _answered(client, b"one\ntwo\n", [b"ONE", b"TWO"], how=N_("in one chunk"))
 
 
 def _shouts_chinese_cut_in_two(trial) -> None:
     (client,) = trial.clients(1)
     sent = (CHINESE + "\n").encode("utf-8")
     client.send(sent, chunks="split-utf8")
-    _answered(client, sent, [CHINESE.upper().encode("utf-8")], how="in two chunks, cut inside 欢")
+    _answered(client, sent, [CHINESE.upper().encode("utf-8")], how=N_("in two chunks, cut inside 欢"))
 
 
 def _shouts_to_each_its_own(trial) -> None:
     one, two = trial.clients(2)
     _send_interleaved(one, two, b"hello\n", b"world\n")
     expect(lines_in(one.received) == [b"HELLO"] and lines_in(two.received) == [b"WORLD"],
-           f"client 1 sent b'hello\\n' and client 2 b'world\\n', each in two halves, interleaved; client 1 "
-           f"received {show(one.received)}, client 2 received {show(two.received)}")
+           _("client 1 sent b'hello\\n' and client 2 b'world\\n', each in two halves, interleaved; client 1 "
+             "received {one}, client 2 received {two}").format(one=show(one.received), two=show(two.received)))
 
 
 SHOUTING_ECHO = [
-    Case("hello comes back as HELLO",
-         "dataReceived is given bytes, and transport.write takes bytes: change the letters without leaving bytes.",
+    Case(N_("hello comes back as HELLO"),
+         N_("dataReceived is given bytes, and transport.write takes bytes: change the letters without leaving bytes."),
          _shouts_a_line, first=True),
-    Case("a line sent one byte at a time comes back whole, in upper case",
-         "TCP is a stream: a line can reach dataReceived in any number of pieces. Answer each piece as it "
-         "arrives, or collect the pieces until the line end; never assume one call is one line.",
+    Case(N_("a line sent one byte at a time comes back whole, in upper case"),
+         N_("TCP is a stream: a line can reach dataReceived in any number of pieces. Answer each piece as it "
+            "arrives, or collect the pieces until the line end; never assume one call is one line."),
          _shouts_bytes_one_at_a_time),
-    Case("two lines in one chunk both come back",
-         "TCP is a stream: one dataReceived call can carry several lines. Answer everything that arrived.",
+    Case(N_("two lines in one chunk both come back"),
+         N_("TCP is a stream: one dataReceived call can carry several lines. Answer everything that arrived."),
          _shouts_merged_lines),
-    Case("Chinese text cut inside a character comes back whole",
-         "A UTF-8 character is 1 to 4 bytes and a chunk may end inside one, so decoding a chunk on its own "
-         "breaks it (an error, or a character lost). Stay in bytes (bytes.upper changes only a-z), or decode "
-         "only whole lines.",
+    Case(N_("Chinese text cut inside a character comes back whole"),
+         N_("A UTF-8 character is 1 to 4 bytes and a chunk may end inside one, so decoding a chunk on its own "
+            "breaks it (an error, or a character lost). Stay in bytes (bytes.upper changes only a-z), or decode "
+            "only whole lines."),
          _shouts_chinese_cut_in_two),
-    Case("two clients at once: each hears its own line, even when their pieces interleave",
-         "Twisted builds one Protocol instance per connection: keep anything you collect on self (set it "
-         "in connectionMade), not on the class or in a global, and answer through self.transport only.",
+    Case(N_("two clients at once: each hears its own line, even when their pieces interleave"),
+         N_("Twisted builds one Protocol instance per connection: keep anything you collect on self (set it "
+            "in connectionMade), not on the class or in a global, and answer through self.transport only."),
          _shouts_to_each_its_own),
 ]
 
@@ -130,7 +133,7 @@ SHOUTING_ECHO = [
 def check_shouting_echo(protocol_class) -> Report:
     """Check a Protocol that writes back what it receives, upper-cased
     (each chunk as it arrives, or each line when complete)."""
-    title = f"{getattr(protocol_class, '__name__', 'ShoutingEcho')}: an echo that shouts"
+    title = _("{name}: an echo that shouts").format(name=getattr(protocol_class, "__name__", "ShoutingEcho"))
     return run_cases(title, SHOUTING_ECHO, protocol_class, protocol_factory(protocol_class),
                      "check_shouting_echo(ShoutingEcho)")
 
@@ -141,19 +144,19 @@ def check_shouting_echo(protocol_class) -> Report:
 def _counts_one_line(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"hello\n")
-    expect(client.received != b"1", "the client sent b'hello\\n' and received b'1', with no line end",
-           "End each answer with a line end, b'%d\\n' % n: without it the numbers run together (1, 2, 3 arrive "
-           "as b'123') and the client's terminal shows no line.")
+    expect(client.received != b"1", _("the client sent b'hello\\n' and received b'1', with no line end"),
+           _("End each answer with a line end, b'%d\\n' % n: without it the numbers run together (1, 2, 3 arrive "
+             "as b'123') and the client's terminal shows no line."))
     if not client.received:
         (telnet,) = trial.clients(1)
         telnet.send(b"hello\r\n")
         expect(not telnet.received,
-               "the client sent b'hello\\n' and received nothing (a line ending in b'\\r\\n' was answered)",
-               "nc ends a line with b'\\n' alone; only telnet sends b'\\r\\n'. Count the b'\\n' bytes: every line "
-               "ends with one, whichever client sent it. (With LineReceiver, set delimiter = b'\\n'.)")
-    expect(client.received, "the client sent b'hello\\n' and received nothing",
-           "To begin: in dataReceived, count the line ends (b'\\n') that arrived and write the count so far, "
-           "as bytes (b'%d\\n' % n), once per line. With LineReceiver, set delimiter = b'\\n'.")
+               _("the client sent b'hello\\n' and received nothing (a line ending in b'\\r\\n' was answered)"),
+               _("nc ends a line with b'\\n' alone; only telnet sends b'\\r\\n'. Count the b'\\n' bytes: every line "
+                 "ends with one, whichever client sent it. (With LineReceiver, set delimiter = b'\\n'.)"))
+    expect(client.received, _("the client sent b'hello\\n' and received nothing"),
+           _("To begin: in dataReceived, count the line ends (b'\\n') that arrived and write the count so far, "
+             "as bytes (b'%d\\n' % n), once per line. With LineReceiver, set delimiter = b'\\n'."))
     _counted(client, b"hello\n", [b"1"])
 
 
@@ -161,31 +164,31 @@ def _counts_merged_lines(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"a\n", b"b\n", b"c\n")
     got = lines_in(client.received)
-    calls = "one dataReceived call can carry several lines: answer each line in it, not each call."
-    _counted(client, b"a\nb\nc\n", [b"1", b"2", b"3"], how="in one chunk",
-              hint=f"TCP is a stream: {calls}" if len(got) == 1 else "")
+    hint = _("TCP is a stream: one dataReceived call can carry several lines: answer each line in it, not each call.")
+    _counted(client, b"a\nb\nc\n", [b"1", b"2", b"3"], how=N_("in one chunk"), hint=hint if len(got) == 1 else "")
 
 
 def _counts_a_line_in_pieces(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"hel")
-    expect(not client.received, f"the client sent b'hel' (no line end yet) and received {show(client.received)}",
-           "A piece of a line is not a line: answer only when a line end arrives.")
+    expect(not client.received,
+           _("the client sent b'hel' (no line end yet) and received {got}").format(got=show(client.received)),
+           _("A piece of a line is not a line: answer only when a line end arrives."))
     client.send(b"lo\n", chunks="bytes")
-    _counted(client, b"hel", [b"1"], how="then b'lo\\n' one byte at a time")
+    _counted(client, b"hel", [b"1"], how=N_("then b'lo\\n' one byte at a time"))
 
 
 def _counts_a_chinese_line_cut_in_two(trial) -> None:
     (client,) = trial.clients(1)
     sent = (CHINESE + "\n").encode("utf-8")
     client.send(sent, chunks="split-utf8")
-    _counted(client, sent, [b"1"], how="in two chunks, cut inside 欢")
+    _counted(client, sent, [b"1"], how=N_("in two chunks, cut inside 欢"))
 
 
 def _counts_telnet_lines(trial) -> None:
     (client,) = trial.clients(1)
     client.send(b"one\r\ntwo\r\n", chunks=[4])
-    _counted(client, b"one\r\ntwo\r\n", [b"1", b"2"], how="cut between a \\r and its \\n")
+    _counted(client, b"one\r\ntwo\r\n", [b"1", b"2"], how=N_("cut between a \\r and its \\n"))
 
 
 def _counts_per_connection(trial) -> None:
@@ -194,32 +197,32 @@ def _counts_per_connection(trial) -> None:
     two.send(b"c\n")
     one.send(b"d\n")
     expect(lines_in(two.received) == [b"1"] and lines_in(one.received) == [b"1", b"2", b"3"],
-           f"client 1 sent two lines, client 2 one, client 1 one more: client 1 received {show(one.received)}, "
-           f"client 2 received {show(two.received)}")
+           _("client 1 sent two lines, client 2 one, client 1 one more: client 1 received {one}, "
+             "client 2 received {two}").format(one=show(one.received), two=show(two.received)))
 
 
 LINE_COUNTER = [
-    Case("one line sent whole is answered 1",
-         "dataReceived is given bytes: look for b'\\n' (bytes never equal str in Python 3), and write bytes.",
+    Case(N_("one line sent whole is answered 1"),
+         N_("dataReceived is given bytes: look for b'\\n' (bytes never equal str in Python 3), and write bytes."),
          _counts_one_line, first=True),
-    Case("three lines in one chunk are answered 1, 2, 3",
-         "TCP is a stream, not messages: one dataReceived call can carry several lines. Count the line ends, "
-         "not the calls, and answer each line.",
+    Case(N_("three lines in one chunk are answered 1, 2, 3"),
+         N_("TCP is a stream, not messages: one dataReceived call can carry several lines. Count the line ends, "
+            "not the calls, and answer each line."),
          _counts_merged_lines),
-    Case("a line cut into pieces is counted once, when its end arrives",
-         "One line can arrive in many dataReceived calls: a call is not a line. Only a line end ends a line.",
+    Case(N_("a line cut into pieces is counted once, when its end arrives"),
+         N_("One line can arrive in many dataReceived calls: a call is not a line. Only a line end ends a line."),
          _counts_a_line_in_pieces),
-    Case("a Chinese line cut inside a character is counted",
-         "A chunk may end anywhere, even inside a UTF-8 character: the piece before the cut is not a line. "
-         "Count the b'\\n' bytes themselves (a line end is one byte, never cut), not chunks or their pieces.",
+    Case(N_("a Chinese line cut inside a character is counted"),
+         N_("A chunk may end anywhere, even inside a UTF-8 character: the piece before the cut is not a line. "
+            "Count the b'\\n' bytes themselves (a line end is one byte, never cut), not chunks or their pieces."),
          _counts_a_chinese_line_cut_in_two),
-    Case("telnet's \\r\\n is one line end, even cut between \\r and \\n",
-         "Only b'\\n' ends a line here; telnet's b'\\r\\n' is one line end. (splitlines() also splits at a "
-         "lone b'\\r', so it counts a line too many when a chunk ends between the two.)",
+    Case(N_("telnet's \\r\\n is one line end, even cut between \\r and \\n"),
+         N_("Only b'\\n' ends a line here; telnet's b'\\r\\n' is one line end. (splitlines() also splits at a "
+            "lone b'\\r', so it counts a line too many when a chunk ends between the two.)"),
          _counts_telnet_lines),
-    Case("each connection counts its own lines",
-         "Twisted builds one Protocol instance per connection: keep the count on self (start it in "
-         "connectionMade), not on the class or in a global, which every connection shares.",
+    Case(N_("each connection counts its own lines"),
+         N_("Twisted builds one Protocol instance per connection: keep the count on self (start it in "
+            "connectionMade), not on the class or in a global, which every connection shares."),
          _counts_per_connection),
 ]
 
@@ -228,6 +231,6 @@ def check_line_counter(protocol_class) -> Report:
     """Check a Protocol that answers each complete line (ending in b"\\n")
     with the number of lines its connection has sent so far: b"1\\n",
     b"2\\n", ... (b"1\\r\\n" is as good)."""
-    title = f"{getattr(protocol_class, '__name__', 'LineCounter')}: a line counter"
+    title = _("{name}: a line counter").format(name=getattr(protocol_class, "__name__", "LineCounter"))
     return run_cases(title, LINE_COUNTER, protocol_class, protocol_factory(protocol_class),
                      "check_line_counter(LineCounter)")

@@ -7,6 +7,11 @@ the hint points at the concept, never at the answer.  A report is truthy
 when everything passed, prints as text, and shows as a coloured list in a
 notebook.  Everything from the learner's code is escaped before it reaches
 HTML.
+
+The report speaks the learner's language (`spreadlab.set_language`): its own
+words are looked up when it is shown, and so are each result's ``what``,
+``seen`` and ``hint``, which the checkers' tables keep in English (marked with
+``N_``), so a report made before the language was chosen still shows in it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from dataclasses import dataclass
 
 import twisted as _twisted
 import zope.interface as _zope
+
+from ...i18n import _
 
 
 class Miss(Exception):
@@ -70,10 +77,21 @@ def describe_error(error: BaseException, frames=None) -> str:
     what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     if theirs:
         name, _file, line = theirs[-1]
-        return f"your code raised {what} (line {line}, in {name})"
+        return _("your code raised {error} (line {line}, in {function})").format(
+            error=what, line=line, function=name)
     if frames:  # raised by a method the learner's class inherits and has not replaced
-        return f"{what} was raised in {frames[-1][0]}, a method your class inherits"
-    return f"your code raised {what}"
+        # Translators: {function} is a method's name (dataReceived); {error} is Python's exception.
+        return _("{error} was raised in {function}, a method your class inherits").format(
+            error=what, function=frames[-1][0])
+    return _("your code raised {error}").format(error=what)
+
+
+def shown(text: str) -> str:
+    """*text* in the learner's language, if the catalog has it (an English
+    text from a checker's table); as it is otherwise (what was already
+    translated, or came from the learner).  ``""`` stays ``""``: gettext
+    would answer it with the catalog's header."""
+    return _(text) if text else ""
 
 
 @dataclass
@@ -127,18 +145,22 @@ class Report:
         return self.passed
 
     def summary(self) -> str:
+        """One line: the title and how many checks passed, in the learner's language."""
         if self.passed:
-            return f"{self.title}: all {self.score} checks passed. Well done!"
-        return f"{self.title}: {self.score} of {len(self.results)} checks passed."
+            return _("{title}: all {count} checks passed. Well done!").format(
+                title=shown(self.title), count=self.score)
+        return _("{title}: {passed} of {count} checks passed.").format(
+            title=shown(self.title), passed=self.score, count=len(self.results))
 
     def __str__(self) -> str:
         lines = [self.summary()]
         for r in self.results:
-            lines.append(f"  {'✔' if r.passed else '✘'} {r.what}")
+            lines.append(f"  {'✔' if r.passed else '✘'} {shown(r.what)}")
             if not r.passed:
                 if r.seen:
-                    lines.append(f"      seen: {r.seen}")
-                lines.append(f"      hint: {r.hint}")
+                    # Translators: what the checker saw instead (a line of a checker's report).
+                    lines.append("      " + _("seen: {seen}").format(seen=shown(r.seen)))
+                lines.append("      " + _("hint: {hint}").format(hint=shown(r.hint)))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -152,11 +174,13 @@ class Report:
         items = []
         for r in self.results:
             mark = "✔" if r.passed else "✘"
-            item = f"<li><b style='color:{'#1a7f37' if r.passed else '#cf222e'}'>{mark}</b> {html.escape(r.what)}"
+            item = f"<li><b style='color:{'#1a7f37' if r.passed else '#cf222e'}'>{mark}</b> {html.escape(shown(r.what))}"
             if not r.passed:
                 if r.seen:
-                    item += f"<br><span style='color:#555'>seen: <code>{html.escape(r.seen)}</code></span>"
-                item += f"<br><span><b>Hint:</b> {html.escape(r.hint)}</span>"
+                    seen = html.escape(_("seen: {seen}")).format(seen=f"<code>{html.escape(shown(r.seen))}</code>")
+                    item += f"<br><span style='color:#555'>{seen}</span>"
+                label = html.escape(_("Hint:"))
+                item += f"<br><span><b>{label}</b> {html.escape(shown(r.hint))}</span>"
             items.append(item + "</li>")
         return (
             f"<div class='spreadlab-report' style='border-left:4px solid {colour};padding:4px 10px'>"

@@ -19,6 +19,7 @@ from functools import partial
 
 from twisted.internet.task import Clock
 
+from ...i18n import N_, _, ngettext
 from ...rooms.memory import MemoryRoom
 from .cases import Case, ended, lines_in, run_cases
 from .report import Report, expect
@@ -47,24 +48,27 @@ def _spreads(sender, others, payload: bytes, text: str, *, chunks=None, nothing_
     sender.send(payload, chunks=chunks)
     echoed = sender.received[mark[sender.name]:]
     heard = [_new_lines(other, mark) for other in others]
-    expect(any(heard) or echoed, f"{sender.name} sent {payload!r}; nobody received anything", nothing_hint)
+    expect(any(heard) or echoed,
+           _("{sender} sent {payload}; nobody received anything").format(sender=sender.name, payload=repr(payload)),
+           nothing_hint)
     for other, got in zip(others, heard):
-        seen = f"{other.name} received {got!r} (expected one line ending with {text!r})"
-        expect(not any("\r" in line for line in got), seen, _TELNET_HINT)
+        seen = _("{client} received {got} (expected one line ending with {text})").format(
+            client=other.name, got=repr(got), text=repr(text))
+        expect(not any("\r" in line for line in got), seen, _(_TELNET_HINT))
         expect(len(got) == 1 and got[0].endswith(text), seen)
-    expect(not echoed, f"the sender, {sender.name}, got back {echoed!r}",
-           "The sender is one of the factory's clients too: skip it (client is not self).")
+    expect(not echoed, _("the sender, {sender}, got back {echoed}").format(sender=sender.name, echoed=repr(echoed)),
+           _("The sender is one of the factory's clients too: skip it (client is not self)."))
 
 
-_TELNET_HINT = ("telnet ends its lines with b'\\r\\n': with delimiter b'\\n', the line still ends in b'\\r'. Strip it "
-                "before spreading, or the others' terminals jump back to the start of the line.")
+_TELNET_HINT = N_("telnet ends its lines with b'\\r\\n': with delimiter b'\\n', the line still ends in b'\\r'. "
+                  "Strip it before spreading, or the others' terminals jump back to the start of the line.")
 
 
 def _count(factory) -> object:
-    expect(hasattr(factory, "numProtocols"), "the factory has no numProtocols attribute",
-           "numProtocols is the blog's count of the clients connected now, and the checker reads it: keep it on "
-           "the factory (self.numProtocols = 0 in its __init__), add one in connectionMade, take one off in "
-           "connectionLost")
+    expect(hasattr(factory, "numProtocols"), _("the factory has no numProtocols attribute"),
+           _("numProtocols is the blog's count of the clients connected now, and the checker reads it: keep it on "
+             "the factory (self.numProtocols = 0 in its __init__), add one in connectionMade, take one off in "
+             "connectionLost"))
     return factory.numProtocols
 
 
@@ -74,15 +78,22 @@ def _count(factory) -> object:
 def _spreads_to_the_others(trial) -> None:
     a, b, c = trial.clients(3)
     _spreads(a, [b, c], b"hello\r\n", "hello",
-             nothing_hint="To begin: in lineReceived, write the line, with a line end, to each client in "
-                          "self.factory.clients except the sender (client is not self).")
+             nothing_hint=_("To begin: in lineReceived, write the line, with a line end, to each client in "
+                            "self.factory.clients except the sender (client is not self)."))
     _spreads(c, [a, b], b"bye\r\n", "bye")
+
+
+def _received(client, got) -> str:
+    """'client 2 received [...]', a 'seen' text."""
+    return _("{client} received {got}").format(client=client.name, got=repr(got))
 
 
 def _welcomes_with_number(trial) -> None:
     for number, client in enumerate(trial.clients(2), 1):
-        expect(client.lines, f"{client.name} received {client.received!r}, no complete line")
-        expect(str(number) in client.lines[0], f"{client.name} was welcomed with {client.lines[0]!r}")
+        expect(client.lines, _("{client} received {got}, no complete line").format(
+            client=client.name, got=repr(client.received)))
+        expect(str(number) in client.lines[0],
+               _("{client} was welcomed with {line}").format(client=client.name, line=repr(client.lines[0])))
 
 
 def _spreads_sent(payload: bytes, text: str, chunks, trial) -> None:
@@ -95,10 +106,11 @@ def _waits_for_the_line_end(trial) -> None:
     mark = _mark([b])
     a.send(b"hel")
     early = b.received[mark[b.name]:]
-    expect(not early, f"{b.name} already received {early!r} before the line was complete")
+    expect(not early, _("{client} already received {got} before the line was complete").format(
+        client=b.name, got=repr(early)))
     a.send(b"lo\r\n")
     got = _new_lines(b, mark)
-    expect(got and got[-1].endswith("hello"), f"{b.name} received {got!r}")
+    expect(got and got[-1].endswith("hello"), _received(b, got))
 
 
 def _splits_merged_lines(trial) -> None:
@@ -106,7 +118,7 @@ def _splits_merged_lines(trial) -> None:
     mark = _mark([b])
     a.send(b"one\r\ntwo\r\n")
     got = _new_lines(b, mark)
-    expect(len(got) == 2 and got[0].endswith("one") and got[1].endswith("two"), f"{b.name} received {got!r}")
+    expect(len(got) == 2 and got[0].endswith("one") and got[1].endswith("two"), _received(b, got))
 
 
 def _keeps_typists_apart(trial) -> None:
@@ -116,8 +128,8 @@ def _keeps_typists_apart(trial) -> None:
         sender.send(piece)
     got = sorted(line[-5:] for line in _new_lines(c, mark))
     expect(got == ["hello", "world"],
-           f"{a.name} sent hello and {b.name} world, each in two pieces, interleaved; {c.name} received "
-           f"{_new_lines(c, mark)!r}")
+           _("{a} sent hello and {b} world, each in two pieces, interleaved; {c} received {got}").format(
+               a=a.name, b=b.name, c=c.name, got=repr(_new_lines(c, mark))))
 
 
 def _servers_apart(trial) -> None:
@@ -127,13 +139,13 @@ def _servers_apart(trial) -> None:
     mark = _mark([a2, b2])
     a1.send(b"only for server one\r\n")
     leaked = [c.name for c in (a2, b2) if c.received[mark[c.name]:]]
-    expect(not leaked, "a message sent to server one reached server two")
-    expect(b1.lines and b1.lines[-1].endswith("only for server one"), f"{b1.name} received {b1.lines!r}")
+    expect(not leaked, _("a message sent to server one reached server two"))
+    expect(b1.lines and b1.lines[-1].endswith("only for server one"), _received(b1, b1.lines))
 
 
 def _closes(payload: bytes, trial, chunks=None) -> bool:
     """Whether a fresh client that sends *payload* is disconnected."""
-    a, _ = trial.clients(2)
+    a, _other = trial.clients(2)
     a.send(payload, chunks=chunks)
     return not a.connected
 
@@ -143,9 +155,9 @@ def _why_close_stays(trial) -> str:
     from nc and whole from telnet: the \r, or close never recognised at all.
     Empty when both work (then it is the cutting: the case's own hint)."""
     if not _closes(b"close\n", trial):
-        return _CLOSE_HINT
+        return _(_CLOSE_HINT)
     if not _closes(b"close\r\n", trial):
-        return _TELNET_CLOSE_HINT
+        return _(_TELNET_CLOSE_HINT)
     return ""
 
 
@@ -153,7 +165,8 @@ def _close_disconnects(payload: bytes, chunks, trial) -> None:
     a, b = trial.clients(2)
     a.send(payload, chunks=chunks)
     if a.connected:
-        expect(False, f"after sending {payload!r}, {a.name} is still connected", _why_close_stays(trial))
+        expect(False, _("after sending {payload}, {client} is still connected").format(
+            payload=repr(payload), client=a.name), _why_close_stays(trial))
 
 
 def _close_not_spread(trial) -> None:
@@ -163,80 +176,87 @@ def _close_not_spread(trial) -> None:
     got = _new_lines(b, mark)
     relayed = any(line.rstrip().endswith("close") for line in got)  # not a notice such as "client 1 closed"
     expect(not relayed or not a.connected,
-           f"{b.name} received {got!r}, and {a.name} is still connected: close was not recognised",
-           "make the close checks above pass first: " + (_why_close_stays(trial) or _CLOSE_HINT))
-    expect(not relayed, f"{b.name} received {got!r}")
+           _("{client} received {got}, and {sender} is still connected: close was not recognised").format(
+               client=b.name, got=repr(got), sender=a.name),
+           _("make the close checks above pass first: {hint}").format(hint=_why_close_stays(trial) or _(_CLOSE_HINT)))
+    expect(not relayed, _received(b, got))
 
 
 def _counts_down(leave, trial) -> None:
     room = trial.room()
     a, b, c = trial.clients(3, room)
-    expect(_count(room.factory) == 3, f"with 3 clients connected, numProtocols is {room.factory.numProtocols!r}")
+    expect(_count(room.factory) == 3, _("with 3 clients connected, numProtocols is {count}").format(
+        count=repr(room.factory.numProtocols)))
     leave(b)
-    expect(not b.connected, f"{b.name} is {ended(b)}, so nothing can be counted down yet",
-           "close did not disconnect its sender: make the close checks above pass first")
-    expect(_count(room.factory) == 2, f"after one left, numProtocols is {room.factory.numProtocols!r}")
+    expect(not b.connected, _("{client} is {state}, so nothing can be counted down yet").format(
+        client=b.name, state=ended(b)),
+           _("close did not disconnect its sender: make the close checks above pass first"))
+    expect(_count(room.factory) == 2, _("after one left, numProtocols is {count}").format(
+        count=repr(room.factory.numProtocols)))
 
 
-_STREAM_HINT = ("TCP is a stream: dataReceived may get any piece of a message, or several. Let LineReceiver collect "
-                "the pieces and act in lineReceived, once per complete line.")
-_CLOSE_HINT = ("lineReceived is given bytes without the line end, and in Python 3 bytes never equal a str "
-               "(b'close' != 'close'); telnet also sends a \\r before the \\n")
-_TELNET_CLOSE_HINT = ("close from nc (close\\n) works, but from telnet the line is b'close\\r': strip the \\r "
-                      "before comparing")
-_LEFT_HINT = ("every connection ends in connectionLost, whatever the reason (a close, a hang-up, a reset): count "
-              "down and forget the client there, and only there")
+_STREAM_HINT = N_("TCP is a stream: dataReceived may get any piece of a message, or several. Let LineReceiver "
+                  "collect the pieces and act in lineReceived, once per complete line.")
+_CLOSE_HINT = N_("lineReceived is given bytes without the line end, and in Python 3 bytes never equal a str "
+                 "(b'close' != 'close'); telnet also sends a \\r before the \\n")
+_TELNET_CLOSE_HINT = N_("close from nc (close\\n) works, but from telnet the line is b'close\\r': strip the \\r "
+                        "before comparing")
+_LEFT_HINT = N_("every connection ends in connectionLost, whatever the reason (a close, a hang-up, a reset): "
+                "count down and forget the client there, and only there")
 
 SPREAD = [
-    Case("a line from one client reaches every other client, and not the sender",
-         "the factory knows every connection: write the line, with a line end, to each one except the sender "
-         "(compare the protocol objects themselves: client is not self)",
+    Case(N_("a line from one client reaches every other client, and not the sender"),
+         N_("the factory knows every connection: write the line, with a line end, to each one except the sender "
+            "(compare the protocol objects themselves: client is not self)"),
          _spreads_to_the_others, first=True),
-    Case("each new client is welcomed with a line carrying its number",
-         "connectionMade is where a protocol greets its client; the count lives on the factory, which every "
-         "connection shares; a transport only takes bytes, so encode text first",
+    Case(N_("each new client is welcomed with a line carrying its number"),
+         N_("connectionMade is where a protocol greets its client; the count lives on the factory, which every "
+            "connection shares; a transport only takes bytes, so encode text first"),
          _welcomes_with_number),
-    Case("a line sent one byte at a time arrives whole", _STREAM_HINT,
+    Case(N_("a line sent one byte at a time arrives whole"), _STREAM_HINT,
          partial(_spreads_sent, b"hello\r\n", "hello", "bytes")),
-    Case("a half line is not spread until its end arrives",
-         "a chunk is not a message: nothing is complete until the line's end arrives; LineReceiver keeps the "
-         "beginning for you",
+    Case(N_("a half line is not spread until its end arrives"),
+         N_("a chunk is not a message: nothing is complete until the line's end arrives; LineReceiver keeps the "
+            "beginning for you"),
          _waits_for_the_line_end),
-    Case("two lines merged into one chunk arrive as two lines",
-         "one dataReceived call can carry several messages; handle every complete line in it",
+    Case(N_("two lines merged into one chunk arrive as two lines"),
+         N_("one dataReceived call can carry several messages; handle every complete line in it"),
          _splits_merged_lines),
-    Case("a line ended by \\n alone (as nc sends it) is spread",
-         "telnet ends a line with \\r\\n, nc with \\n only: LineReceiver's delimiter decides what ends a line, "
-         "and a trailing \\r can be stripped",
+    Case(N_("a line ended by \\n alone (as nc sends it) is spread"),
+         N_("telnet ends a line with \\r\\n, nc with \\n only: LineReceiver's delimiter decides what ends a line, "
+            "and a trailing \\r can be stripped"),
          partial(_spreads_sent, b"from nc\n", "from nc", None)),
-    Case("a line from telnet reaches the others without its \\r", _TELNET_HINT,
+    Case(N_("a line from telnet reaches the others without its \\r"), _TELNET_HINT,
          partial(_spreads_sent, b"from telnet\r\n", "from telnet", None)),
-    Case("Chinese text cut inside a character arrives whole",
-         "bytes pass through untouched when you spread whole lines; decoding a chunk that ends inside a "
-         "character breaks it",
+    Case(N_("Chinese text cut inside a character arrives whole"),
+         N_("bytes pass through untouched when you spread whole lines; decoding a chunk that ends inside a "
+            "character breaks it"),
          partial(_spreads_sent, "你好, Spread Site\r\n".encode("utf-8"), "你好, Spread Site", "split-utf8")),
-    Case("two clients typing at once: each one's line arrives whole",
-         "each connection collects its own pieces: keep a buffer on self (LineReceiver does), never one shared "
-         "by every connection",
+    Case(N_("two clients typing at once: each one's line arrives whole"),
+         N_("each connection collects its own pieces: keep a buffer on self (LineReceiver does), never one shared "
+            "by every connection"),
          _keeps_typists_apart),
-    Case("two servers do not share their clients",
-         "each factory is one server; what its connections share (the list of clients) belongs on the factory, "
-         "not in a global or a class attribute",
+    Case(N_("two servers do not share their clients"),
+         N_("each factory is one server; what its connections share (the list of clients) belongs on the factory, "
+            "not in a global or a class attribute"),
          _servers_apart),
-    *(Case(f"{label} disconnects the sender", hint, partial(_close_disconnects, payload, chunks))
-      for label, payload, chunks, hint in (
-          ("close (from telnet: close\\r\\n)", b"close\r\n", None, _CLOSE_HINT),
-          ("close (from nc: close\\n)", b"close\n", None, _CLOSE_HINT),
-          ("close cut into two chunks", b"close\r\n", [3],
-           "a chunk is not a message: recognise close as a complete line (in lineReceived), not as the "
-           "contents of one dataReceived call"))),
-    Case("the word close is not spread to the others",
-         "loseConnection only asks for a close; the rest of your method still runs unless you return",
+    Case(N_("close (from telnet: close\\r\\n) disconnects the sender"), _CLOSE_HINT,
+         partial(_close_disconnects, b"close\r\n", None)),
+    Case(N_("close (from nc: close\\n) disconnects the sender"), _CLOSE_HINT,
+         partial(_close_disconnects, b"close\n", None)),
+    Case(N_("close cut into two chunks disconnects the sender"),
+         N_("a chunk is not a message: recognise close as a complete line (in lineReceived), not as the "
+            "contents of one dataReceived call"),
+         partial(_close_disconnects, b"close\r\n", [3])),
+    Case(N_("the word close is not spread to the others"),
+         N_("loseConnection only asks for a close; the rest of your method still runs unless you return"),
          _close_not_spread),
-    *(Case(f"numProtocols counts down when a client {label}", _LEFT_HINT, partial(_counts_down, leave))
-      for label, leave in (("sends close", lambda c: c.send(b"close\r\n")),
-                           ("closes its connection (Ctrl-C in nc)", lambda c: c.close()),
-                           ("is reset (its connection aborted)", lambda c: c.abort()))),
+    Case(N_("numProtocols counts down when a client sends close"), _LEFT_HINT,
+         partial(_counts_down, lambda c: c.send(b"close\r\n"))),
+    Case(N_("numProtocols counts down when a client closes its connection (Ctrl-C in nc)"), _LEFT_HINT,
+         partial(_counts_down, lambda c: c.close())),
+    Case(N_("numProtocols counts down when a client is reset (its connection aborted)"), _LEFT_HINT,
+         partial(_counts_down, lambda c: c.abort())),
 ]
 
 
@@ -251,7 +271,7 @@ def check_spread_factory(factory_class) -> Report:
     own disconnects the sender and is not spread; ``numProtocols`` counts
     down however a client leaves; two servers do not share clients.
     """
-    return run_cases("Your Spread server", SPREAD, factory_class, factory_class,
+    return run_cases(_("Your Spread server"), SPREAD, factory_class, factory_class,
                      "check_spread_factory(MySpreadFactory)")
 
 
@@ -274,17 +294,16 @@ def _nick_then_say(nick: bytes, trial) -> list[str]:
 
 def _nick_not_spread(trial) -> None:
     got = _nick_then_say(b"/nick alice\r\n", trial)
-    expect(not any("/nick" in line for line in got), f"client 2 received {got!r}")
+    expect(not any("/nick" in line for line in got), _("client 2 received {got}").format(got=repr(got)))
 
 
 def _nick_names_lines(nick: bytes, trial) -> None:
     got = _nick_then_say(nick, trial)
-    expect(not any("/nick" in line for line in got) or any(line.startswith("alice") for line in got),
-           f"after {nick!r}, client 2 received {got!r}",
-           "To begin: in lineReceived, recognise a line that starts with b'/nick', keep the rest of it as this "
-           "connection's name (self.name), and stop there; put the name in front of the lines you spread.")
-    expect(got and _said_by("alice", got[-1], "hello") and "\r" not in got[-1],
-           f"after {nick!r}, client 2 received {got!r}")
+    seen = _("after {nick}, client 2 received {got}").format(nick=repr(nick), got=repr(got))
+    expect(not any("/nick" in line for line in got) or any(line.startswith("alice") for line in got), seen,
+           _("To begin: in lineReceived, recognise a line that starts with b'/nick', keep the rest of it as this "
+             "connection's name (self.name), and stop there; put the name in front of the lines you spread."))
+    expect(got and _said_by("alice", got[-1], "hello") and "\r" not in got[-1], seen)
 
 
 def _names_per_client(trial) -> None:
@@ -295,46 +314,47 @@ def _names_per_client(trial) -> None:
         mark = _mark([c])
         sender.send(b"from me\r\n")
         got = _new_lines(c, mark)
-        expect(len(got) == 1 and _said_by(name, got[0], "from me"), f"{c.name} received {got!r} from {name}")
+        expect(len(got) == 1 and _said_by(name, got[0], "from me"),
+               _("from {name}, {client} received {got}").format(client=c.name, got=repr(got), name=name))
 
 
 def _survives_empty_nick(trial) -> None:
     a, b = trial.clients(2)
     a.send(b"/nick\r\n")
     a.send(b"/nick \r\n")
-    expect(a.connected, f"{a.name} was disconnected")
+    expect(a.connected, _("{client} was disconnected").format(client=a.name))
 
 
 def _close_after_nick(trial) -> None:
     a, b = trial.clients(2)
     a.send(b"/nick alice\r\n")
     a.send(b"close\r\n")
-    expect(not a.connected, f"after close, {a.name} is still connected")
+    expect(not a.connected, _("after close, {client} is still connected").format(client=a.name))
 
 
 NICK = [
-    Case("after /nick alice, the others see alice: hello",
-         "the line is bytes: split off the command word, keep the rest as the name, and put the name (encoded, "
-         "if you made it a str) in front of every line you spread",
+    Case(N_("after /nick alice, the others see alice: hello"),
+         N_("the line is bytes: split off the command word, keep the rest as the name, and put the name (encoded, "
+            "if you made it a str) in front of every line you spread"),
          partial(_nick_names_lines, b"/nick alice\n"), first=True),
-    Case("/nick alice is not spread to the others",
-         "a command is a line you handle yourself instead of spreading it: check for it before the spreading "
-         "code, and stop there",
+    Case(N_("/nick alice is not spread to the others"),
+         N_("a command is a line you handle yourself instead of spreading it: check for it before the spreading "
+            "code, and stop there"),
          _nick_not_spread),
-    Case("/nick alice from telnet (\\r\\n) names alice, without the \\r",
-         "telnet's line ends in b'\\r': strip it before taking the name, or every line you spread carries a "
-         "\\r that sends the reader's cursor back to the start of the line",
+    Case(N_("/nick alice from telnet (\\r\\n) names alice, without the \\r"),
+         N_("telnet's line ends in b'\\r': strip it before taking the name, or every line you spread carries a "
+            "\\r that sends the reader's cursor back to the start of the line"),
          partial(_nick_names_lines, b"/nick alice\r\n")),
-    Case("each client keeps its own name",
-         "a name belongs to one connection: keep it on the protocol instance (self), not on the factory or the "
-         "class, which every connection shares",
+    Case(N_("each client keeps its own name"),
+         N_("a name belongs to one connection: keep it on the protocol instance (self), not on the factory or the "
+            "class, which every connection shares"),
          _names_per_client),
-    Case("/nick with no name does not crash the connection",
-         "an exception in lineReceived makes Twisted drop that client's connection: check the line has a name "
-         "before using it",
+    Case(N_("/nick with no name does not crash the connection"),
+         N_("an exception in lineReceived makes Twisted drop that client's connection: check the line has a name "
+            "before using it"),
          _survives_empty_nick),
-    Case("close still works",
-         "the command check is one more case in lineReceived; the close case must still return",
+    Case(N_("close still works"),
+         N_("the command check is one more case in lineReceived; the close case must still return"),
          _close_after_nick),
 ]
 
@@ -406,25 +426,35 @@ def _drops_the_silent(seconds: float, trial) -> None:
     on_the_reactor = _reactor_calls() - on_the_reactor
     scheduled = room.clock.getDelayedCalls()
     delays = sorted(call.getTime() - room.clock.seconds() for call in scheduled)
-    wrong_delay = (f"the countdown was set for {delays[0]:g} s: callLater takes seconds (a float), and the "
-                   f"silence allowed is {seconds:g} s" if delays and abs(delays[0] - seconds) > 1 else "")
-    expect(a.connected, f"{a.name} was dropped as soon as it connected, before any time passed",
-           "callLater takes the function to call later, without calling it: self.transport.loseConnection, "
-           "not self.transport.loseConnection() (that closes the connection now, and schedules its result, None)")
+    wrong_delay = (_("the countdown was set for {delay:g} s: callLater takes seconds (a float), and the silence "
+                     "allowed is {seconds:g} s").format(delay=delays[0], seconds=seconds)
+                   if delays and abs(delays[0] - seconds) > 1 else "")
+    expect(a.connected, _("{client} was dropped as soon as it connected, before any time passed").format(client=a.name),
+           _("callLater takes the function to call later, without calling it: self.transport.loseConnection, "
+             "not self.transport.loseConnection() (that closes the connection now, and schedules its result, None)"))
     room.advance(seconds - 0.5)
-    expect(a.connected, f"{a.name} was dropped after {seconds - 0.5:g} s", wrong_delay)
+    expect(a.connected, _dropped_after(a, seconds - 0.5), wrong_delay)
     room.advance(1)
     if on_the_reactor and not scheduled:
-        missing = ("your countdown went to the reactor (reactor.callLater), which this checker's Clock does not "
-                   "move: take the clock from the factory, self.factory.clock.callLater, so a test can drive it.")
+        missing = _("your countdown went to the reactor (reactor.callLater), which this checker's Clock does not "
+                    "move: take the clock from the factory, self.factory.clock.callLater, so a test can drive it.")
     elif not scheduled:
-        missing = ("To begin: nothing was scheduled on self.factory.clock when the client connected. In "
-                   "connectionMade, start the countdown: self.timer = self.factory.clock.callLater(self.idle, ...) "
-                   "with the call that closes the connection.")
+        missing = _("To begin: nothing was scheduled on self.factory.clock when the client connected. In "
+                    "connectionMade, start the countdown: self.timer = self.factory.clock.callLater(self.idle, ...) "
+                    "with the call that closes the connection.")
     else:
         missing = wrong_delay
-    expect(not a.connected, f"{a.name} is still connected after {seconds + 0.5:g} s of silence", missing)
-    expect(room.factory.numProtocols == 0, f"after the timeout, numProtocols is {room.factory.numProtocols!r}")
+    expect(not a.connected, _still_there(a, seconds + 0.5), missing)
+    expect(room.factory.numProtocols == 0, _("after the timeout, numProtocols is {count}").format(
+        count=repr(room.factory.numProtocols)))
+
+
+def _dropped_after(client, seconds: float) -> str:
+    return _("{client} was dropped after {seconds:g} s").format(client=client.name, seconds=seconds)
+
+
+def _still_there(client, seconds: float) -> str:
+    return _("{client} is still connected after {seconds:g} s of silence").format(client=client.name, seconds=seconds)
 
 
 def _a_line_restarts(seconds: float, trial) -> None:
@@ -433,8 +463,10 @@ def _a_line_restarts(seconds: float, trial) -> None:
     room.advance(seconds * 2 / 3)
     a.send(b"still here\r\n")
     room.advance(seconds * 2 / 3)
-    expect(a.connected, f"{a.name} spoke {seconds * 2 / 3:g} s ago and was dropped")
-    expect(not b.connected, f"{b.name} stayed silent for {seconds * 4 / 3:g} s and is still connected")
+    expect(a.connected, _("{client} spoke {seconds:g} s ago and was dropped").format(
+        client=a.name, seconds=seconds * 2 / 3))
+    expect(not b.connected, _("{client} stayed silent for {seconds:g} s and is still connected").format(
+        client=b.name, seconds=seconds * 4 / 3))
 
 
 def _own_countdowns(seconds: float, trial) -> None:
@@ -443,42 +475,43 @@ def _own_countdowns(seconds: float, trial) -> None:
     room.advance(seconds / 3)
     b = room.connect()
     room.advance(seconds * 2 / 3 + 0.5)
-    expect(not a.connected, f"{a.name} is still connected after {seconds + 0.5:g} s of silence")
-    expect(b.connected, f"{b.name} was dropped after {seconds * 2 / 3 + 0.5:g} s")
+    expect(not a.connected, _still_there(a, seconds + 0.5))
+    expect(b.connected, _dropped_after(b, seconds * 2 / 3 + 0.5))
     room.advance(seconds / 3)
-    expect(not b.connected, f"{b.name} is still connected after {seconds + 0.5:g} s of silence")
+    expect(not b.connected, _still_there(b, seconds + 0.5))
 
 
 def _no_timer_left(seconds: float, trial) -> None:
     room = _timed_room(trial)
     a, b, c = trial.clients(3, room)
-    expect(room.clock.getDelayedCalls(), "no timed call was pending while 3 clients were connected")
+    expect(room.clock.getDelayedCalls(), _("no timed call was pending while 3 clients were connected"))
     a.send(b"close\r\n")
     b.close()
     c.abort()
     left = room.clock.getDelayedCalls()
-    expect(not left, f"{len(left)} timed call(s) still pending after every client left")
+    expect(not left, ngettext("{n} timed call still pending after every client left",
+                              "{n} timed calls still pending after every client left", len(left)).format(n=len(left)))
 
 
 def check_idle_timeout(factory_class, seconds: float = 30) -> Report:
     """Check that clients silent for *seconds* are disconnected: pass the
     factory class.  Your protocol must take time from ``self.factory.clock``
     (the reactor when live; a ``Clock`` here, moved by the checker)."""
-    title = f"Drop clients idle for {seconds:g} s"
-    time_hint = ("schedule with self.factory.clock.callLater, not with the reactor directly, so a Clock can drive "
-                 "it; a DelayedCall that already fired cannot be cancelled or reset: ask .active() first")
+    title = _("Drop clients idle for {seconds:g} s").format(seconds=seconds)
+    time_hint = N_("schedule with self.factory.clock.callLater, not with the reactor directly, so a Clock can drive "
+                   "it; a DelayedCall that already fired cannot be cancelled or reset: ask .active() first")
     cases = [
-        Case(f"a silent client is still there just before {seconds:g} s, and gone just after", time_hint,
-             partial(_drops_the_silent, seconds), first=True),
-        Case("a line starts the countdown again",
-             "each complete line is a sign of life: push the timer back (DelayedCall.reset) when a line arrives",
+        Case(_("a silent client is still there just before {seconds:g} s, and gone just after").format(seconds=seconds),
+             time_hint, partial(_drops_the_silent, seconds), first=True),
+        Case(N_("a line starts the countdown again"),
+             N_("each complete line is a sign of life: push the timer back (DelayedCall.reset) when a line arrives"),
              partial(_a_line_restarts, seconds)),
-        Case("each client has its own countdown",
-             "a timer belongs to one connection: keep it on the protocol instance (self), not on the factory",
+        Case(N_("each client has its own countdown"),
+             N_("a timer belongs to one connection: keep it on the protocol instance (self), not on the factory"),
              partial(_own_countdowns, seconds)),
-        Case("no timer is left behind when a client leaves",
-             "a pending DelayedCall outlives its connection: cancel it in connectionLost, which runs however the "
-             "connection ends",
+        Case(N_("no timer is left behind when a client leaves"),
+             N_("a pending DelayedCall outlives its connection: cancel it in connectionLost, which runs however the "
+                "connection ends"),
              partial(_no_timer_left, seconds)),
     ]
     return run_cases(title, cases, factory_class, _TimedFactories(factory_class),
@@ -508,46 +541,46 @@ def _who_answer(trial, command: bytes = b"/who\n", leave=None) -> tuple[list[str
 
 
 def _who_names_everyone(trial) -> None:
-    got, clients, _ = _who_answer(trial)
-    expect(got, "client 1 sent b'/who\\n' and received nothing back",
-           "To begin: in lineReceived, when the line is /who, write one line to self.transport naming every "
-           "client in self.factory.clients (each protocol's .name), and stop there.")
-    expect(len(got) == 1, f"client 1 received {got!r} (expected one line)")
+    got, clients, _mark_before = _who_answer(trial)
+    expect(got, _("client 1 sent b'/who\\n' and received nothing back"),
+           _("To begin: in lineReceived, when the line is /who, write one line to self.transport naming every "
+             "client in self.factory.clients (each protocol's .name), and stop there."))
+    expect(len(got) == 1, _("client 1 received {got} (expected one line)").format(got=repr(got)))
     missing = [_name_of(x) for x in clients if _name_of(x) not in got[0]]
-    expect(not missing, f"the line {got[0]!r} does not name {', '.join(missing)}")
+    expect(not missing, _("the line {line} does not name {names}").format(line=repr(got[0]), names=", ".join(missing)))
 
 
 def _who_not_spread(trial) -> None:
     _got, clients, mark = _who_answer(trial)
     heard = {c.name: _new_lines(c, mark) for c in clients[1:] if _new_lines(c, mark)}
-    expect(not heard, f"the others received {heard!r}")
+    expect(not heard, _("the others received {heard}").format(heard=repr(heard)))
 
 
 def _who_from_telnet(trial) -> None:
-    got, clients, _ = _who_answer(trial, b"/who\r\n")
-    expect(len(got) == 1 and _name_of(clients[1]) in got[0], f"client 1 received {got!r}")
+    got, clients, _mark_before = _who_answer(trial, b"/who\r\n")
+    expect(len(got) == 1 and _name_of(clients[1]) in got[0], _("client 1 received {got}").format(got=repr(got)))
 
 
 def _who_forgets_the_gone(trial) -> None:
-    got, clients, _ = _who_answer(trial, leave=lambda client: client.abort())
+    got, clients, _mark_before = _who_answer(trial, leave=lambda client: client.abort())
     expect(len(got) == 1 and _name_of(clients[1]) not in got[0] and _name_of(clients[2]) in got[0],
-           f"client 2's connection was reset; client 1 received {got!r}")
+           _("client 2's connection was reset; client 1 received {got}").format(got=repr(got)))
 
 
 WHO = [
-    Case("/who answers the sender with one line naming everyone connected",
-         "the factory knows every connection and each protocol knows its own name: join the names into one "
-         "line and write it to this client only",
+    Case(N_("/who answers the sender with one line naming everyone connected"),
+         N_("the factory knows every connection and each protocol knows its own name: join the names into one "
+            "line and write it to this client only"),
          _who_names_everyone, first=True),
-    Case("/who is not spread to the others",
-         "a command is a line you answer yourself instead of spreading it: stop there",
+    Case(N_("/who is not spread to the others"),
+         N_("a command is a line you answer yourself instead of spreading it: stop there"),
          _who_not_spread),
-    Case("/who from telnet (ended by \\r\\n) works too",
-         "telnet ends a line with \\r\\n: compare the line once a trailing \\r is stripped",
+    Case(N_("/who from telnet (ended by \\r\\n) works too"),
+         N_("telnet ends a line with \\r\\n: compare the line once a trailing \\r is stripped"),
          _who_from_telnet),
-    Case("a client that has left is not listed",
-         "list the clients the factory holds now; a connection that ended, however it ended, left the list in "
-         "connectionLost",
+    Case(N_("a client that has left is not listed"),
+         N_("list the clients the factory holds now; a connection that ended, however it ended, left the list in "
+            "connectionLost"),
          _who_forgets_the_gone),
 ]
 

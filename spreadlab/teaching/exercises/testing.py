@@ -18,13 +18,15 @@ A test is a function that takes the factory class to test and raises (an
 from __future__ import annotations
 
 import inspect
+import traceback
 
 from twisted.internet.error import ConnectionDone
 
+from ...i18n import N_, _
 from ...servers.safety import printable_line
 from ...servers.spread import SpreadFactory, Spreader
 from .cases import Case, run_table
-from .report import Report, Result, describe_error, expect
+from .report import Report, Result, describe_error, expect, is_learners
 
 __all__ = ["check_your_tests", "MUTANTS"]
 
@@ -93,16 +95,16 @@ def _shares_one_list():
 
 #: (what the bug is, how to make it, the hint when no test notices it)
 MUTANTS = [
-    ("sends every line back to its sender too", _echoes_the_sender,
-     "what should the sender itself receive after it sends a line?"),
-    ("treats each chunk as a whole message", _chunk_is_a_message,
-     "TCP may cut a line anywhere: what if a line arrives in pieces (the room's chunks= option)?"),
-    ("spreads the word close to the others before closing", _spreads_close,
-     "when a client leaves with close, what should the others see, and what should they not see?"),
-    ("counts down only on a clean close, not on a reset", _forgets_a_reset_client,
-     "a connection can also end with abort(): what should numProtocols be afterwards?"),
-    ("keeps every server's clients in one shared list", _shares_one_list,
-     "two servers can run in one process: can a message cross from one to the other?"),
+    (N_("sends every line back to its sender too"), _echoes_the_sender,
+     N_("what should the sender itself receive after it sends a line?")),
+    (N_("treats each chunk as a whole message"), _chunk_is_a_message,
+     N_("TCP may cut a line anywhere: what if a line arrives in pieces (the room's chunks= option)?")),
+    (N_("spreads the word close to the others before closing"), _spreads_close,
+     N_("when a client leaves with close, what should the others see, and what should they not see?")),
+    (N_("counts down only on a clean close, not on a reset"), _forgets_a_reset_client,
+     N_("a connection can also end with abort(): what should numProtocols be afterwards?")),
+    (N_("keeps every server's clients in one shared list"), _shares_one_list,
+     N_("two servers can run in one process: can a message cross from one to the other?")),
 ]
 
 
@@ -125,11 +127,12 @@ def _disguised(factory_class) -> type:
     return disguised
 
 
-_NO_PARAMETER = "it does not take the factory class to test as its one parameter: def test_...(factory_class):"
+_NO_PARAMETER = N_("it does not take the factory class to test as its one parameter: def test_...(factory_class):")
 
 
 def _run(test, factory_class) -> str | None:
-    """Run one test; None if it passed, else what went wrong."""
+    """Run one test; None if it passed, else what went wrong (`_NO_PARAMETER`
+    as it is, when the test cannot take the class)."""
     try:
         inspect.signature(test).bind(factory_class)
     except TypeError:
@@ -138,16 +141,27 @@ def _run(test, factory_class) -> str | None:
         pass
     try:
         test(factory_class)
+    except AssertionError as error:
+        return _failed_assert(error)
     except Exception as error:
-        described = describe_error(error)
-        if isinstance(error, AssertionError):
-            return described.replace("your code raised AssertionError: ", "an assert failed: ", 1).replace(
-                "an assert failed:  (", "an assert failed (", 1)
-        return described
+        return describe_error(error)
     return None
 
 
-_UNEXERCISED_HINT = (
+def _failed_assert(error: AssertionError) -> str:
+    """'an assert failed: MESSAGE (line 7, in test_no_echo)', naming the
+    learner's line (a notebook cell's lines count from the cell's top)."""
+    theirs = [frame for frame in traceback.extract_tb(error.__traceback__) if is_learners(frame.filename)]
+    if not theirs:
+        return describe_error(error)
+    line, function = theirs[-1].lineno, theirs[-1].name
+    if str(error).strip():
+        return _("an assert failed: {message} (line {line}, in {function})").format(
+            message=error, line=line, function=function)
+    return _("an assert failed (line {line}, in {function})").format(line=line, function=function)
+
+
+_UNEXERCISED_HINT = N_(
     "None of your tests connected a client to the server it was given, so none can notice a bug: make the factory "
     "from factory_class (not SpreadFactory itself), connect clients, send, and assert on what they receive. "
     "Naming or identifying the class catches no bug.")
@@ -160,18 +174,20 @@ def _on_the_correct_server(test) -> tuple[str | None, str, int]:
     server = _disguised(SpreadFactory)
     problem, hint = _run(test, server), ""
     if problem == _NO_PARAMETER:
-        hint = ("Each test takes the factory class to test as its parameter (pytest passes it from the fixture; "
-                "the checker passes the correct server, then each planted bug) and makes its factory from it.")
+        problem = _(_NO_PARAMETER)
+        hint = _("Each test takes the factory class to test as its parameter (pytest passes it from the fixture; "
+                 "the checker passes the correct server, then each planted bug) and makes its factory from it.")
     elif problem is not None and _run(test, SpreadFactory) is None:
-        problem = f"it passes only when given the class SpreadFactory itself ({problem})"
-        hint = ("A test must check what the server does, not which class it was given: a correct server can be any "
-                "class that behaves right. Connect clients, send, and assert on what they receive.")
+        problem = _("it passes only when given the class SpreadFactory itself ({problem})").format(problem=problem)
+        hint = _("A test must check what the server does, not which class it was given: a correct server can be "
+                 "any class that behaves right. Connect clients, send, and assert on what they receive.")
     return problem, hint, server.connections
 
 
 def _caught_by_some(tests, make, exercised: bool) -> None:
     caught = [t for t in tests if _run(t, _disguised(make())) is not None]
-    expect(caught, "every test passed on that server: the bug went unnoticed", "" if exercised else _UNEXERCISED_HINT)
+    expect(caught, _("every test passed on that server: the bug went unnoticed"),
+           "" if exercised else _(_UNEXERCISED_HINT))
 
 
 def check_your_tests(*tests) -> Report:
@@ -183,19 +199,19 @@ def check_your_tests(*tests) -> Report:
     if len(tests) == 1 and isinstance(tests[0], (list, tuple)):
         tests = tuple(tests[0])
     if not tests or not all(callable(t) for t in tests):
-        report = Report("Your tests")
+        report = Report(N_("Your tests"))
         report.results.append(Result(
-            "you gave at least one test function", False, f"got {tests!r}",
-            "pass the functions themselves: check_your_tests(test_one, test_two)"))
+            N_("you gave at least one test function"), False, _("got {tests}").format(tests=repr(tests)),
+            N_("pass the functions themselves: check_your_tests(test_one, test_two)")))
         return report
     runs = [_on_the_correct_server(test) for test in tests]
-    exercised = any(connections for *_, connections in runs)
-    cases = [Case(f"{getattr(test, '__name__', repr(test))} passes on the correct server",
-                  "A test must pass on correct code: look at what the real server sends (a welcome line first, then "
-                  "'client N: ...' lines), and compare bytes with bytes, str with str.",
+    exercised = any(connections for *_rest, connections in runs)
+    cases = [Case(_("{test} passes on the correct server").format(test=getattr(test, "__name__", repr(test))),
+                  N_("A test must pass on correct code: look at what the real server sends (a welcome line first, "
+                     "then 'client N: ...' lines), and compare bytes with bytes, str with str."),
                   lambda trial, problem=problem, hint=hint: expect(problem is None, problem or "", hint), first=True)
              for test, (problem, hint, _connections) in zip(tests, runs)]
-    cases += [Case(f"a test fails on a server that {what}", hint,
+    cases += [Case(_("a test fails on a server that {bug}").format(bug=_(what)), hint,
                    lambda trial, make=make: _caught_by_some(tests, make, exercised))
               for what, make, hint in MUTANTS]
-    return run_table("Your tests", cases, make_factory=lambda: None)
+    return run_table(N_("Your tests"), cases, make_factory=lambda: None)
