@@ -370,3 +370,21 @@ def test_no_function_hides_gettext_behind_a_local_underscore():
     shadowed = {str(path): lines for path in Path(catalog.PACKAGE_DIR).rglob("*.py")
                 if (lines := _scopes_that_shadow_gettext(path.read_text(encoding="utf-8")))}
     assert not shadowed
+
+
+def test_a_card_names_an_error_in_chinese_in_a_few_words_and_keeps_the_rest_in_its_tooltip():
+    from test_board import card_html
+    from twisted.internet.protocol import Factory, Protocol
+
+    from spreadlab import MemoryRoom
+    from spreadlab.views.board import Board
+
+    class Grumpy(Protocol):
+        def connectionMade(self):
+            raise ValueError("not today")
+
+    i18n.set_language("zh-CN")
+    room = MemoryRoom(Factory.forProtocol(Grumpy), raise_errors=False)
+    room.connect()
+    card = card_html(Board(room), "client 1")
+    assert 'title="错误 在 connectionMade 中：ValueError: not today">错误 在 connectionMade 中</div>' in card, card
