@@ -334,3 +334,57 @@ def test_the_browser_edition_says_in_chinese_why_a_cell_does_not_run_there(capsy
     shown = capsys.readouterr().out  # outside a kernel, IPython prints what it would display
     assert "这个单元格需要真实的网络连接（Twisted 的反应器、套接字、线程或 shell）" in shown
     assert "&#9888; 这个单元格需要真实的网络连接" in shown and "not run" not in shown
+
+
+def _scopes_that_shadow_gettext(source: str) -> list[int]:
+    """Lines of the functions (lambdas, comprehensions) in *source* that bind ``_`` and also call
+    ``_()``: there ``_`` is the local (``for _ in range(...)``), and the call raises TypeError."""
+    import ast
+
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+              ast.GeneratorExp)
+    found = []
+    for scope in ast.walk(ast.parse(source)):
+        if not isinstance(scope, scopes):
+            continue
+        arguments = scope.args if isinstance(getattr(scope, "args", None), ast.arguments) else None
+        bound = bool(arguments) and any(a.arg == "_" for a in arguments.posonlyargs + arguments.args
+                                        + arguments.kwonlyargs)
+        called = False
+        inside = list(ast.iter_child_nodes(scope))
+        while inside:  # this scope's own nodes, not those of the scopes nested in it
+            node = inside.pop()
+            bound |= isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)
+            called |= isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_"
+            if not isinstance(node, scopes):
+                inside.extend(ast.iter_child_nodes(node))
+        if bound and called:
+            found.append(scope.lineno)
+    return found
+
+
+def test_no_function_hides_gettext_behind_a_local_underscore():
+    from pathlib import Path
+
+    assert _scopes_that_shadow_gettext("def f():\n    for _ in range(3):\n        pass\n    return _('x')\n") == [1]
+    shadowed = {str(path): lines for path in Path(catalog.PACKAGE_DIR).rglob("*.py")
+                if (lines := _scopes_that_shadow_gettext(path.read_text(encoding="utf-8")))}
+    assert not shadowed
+
+
+def test_a_card_names_an_error_in_chinese_in_a_few_words_and_keeps_the_rest_in_its_tooltip():
+    from test_board import card_html
+    from twisted.internet.protocol import Factory, Protocol
+
+    from spreadlab import MemoryRoom
+    from spreadlab.views.board import Board
+
+    class Grumpy(Protocol):
+        def connectionMade(self):
+            raise ValueError("not today")
+
+    i18n.set_language("zh-CN")
+    room = MemoryRoom(Factory.forProtocol(Grumpy), raise_errors=False)
+    room.connect()
+    card = card_html(Board(room), "client 1")
+    assert 'title="错误 在 connectionMade 中：ValueError: not today">错误 在 connectionMade 中</div>' in card, card

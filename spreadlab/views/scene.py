@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import math
+import re
 from dataclasses import dataclass, field
 
 from ..i18n import N_, _, ngettext
@@ -319,7 +320,7 @@ def _card_html(card: Card, x: float, y: float, focus: bool, role: str, tag: str)
         hidden = f'<div style="color:#868e96;font-style:italic">{html_text(words.format(count=f"{card.hidden:,}"))}</div>'
     detail = (
         f'<div style="color:#868e96;font-size:11px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
-        f'title="{html_text(card.detail)}">{html_text(card.detail.split(":")[0])}</div>'
+        f'title="{html_text(card.detail)}">{html_text(re.split("[:：]", card.detail)[0])}</div>'
         if card.detail
         else ""
     )
