@@ -285,6 +285,37 @@ def test_the_errback_example_in_the_text_prints_what_it_says(capsys):
     assert capsys.readouterr().out.strip() == promised
 
 
+def test_the_chinese_lesson_measures_what_it_says(tmp_path):
+    """The Chinese edition of lesson 09, with its folded solution (参考答案) typed in: the
+    checker passes, and the delays and results it prints in Chinese are the ones its text explains."""
+    printed, shown = run_lesson("09-reactor-rules", tmp_path, solved=True, edition="zh-CN")
+    assert shown.count("✔") == 4 and "✘" not in shown, shown  # the checker's four checks, in either language
+    waits = [float(ms) for ms in re.findall(r"Carol 等了 ([\d.]+) 毫秒", printed)]
+    assert len(waits) == 3, printed
+    normal, while_sleeping, while_in_a_thread = waits
+    assert normal < 500 and while_sleeping > 1500 and while_in_a_thread < 500, waits
+    assert "Alice 收到的最后几行： ['done', 'client 2: is anyone there?']" in printed
+    assert "Alice： alice: a fine name" in printed
+    assert "Carol： the server restarts in 5 minutes" in printed
+    assert "还什么都没有\n你好，Alice" in printed
+    assert re.search(r"无法监听：Couldn't listen on 127.0.0.1:\d+: \[Errno 98\] Address already in use", printed)
+    assert re.search(r"已连接\n被拒绝：Connection was refused by other side", printed), printed
+    assert re.search(r"在 \d+ 上监听过，也连上了它", printed)
+
+
+def test_the_chinese_errback_example_prints_what_it_says(capsys):
+    import nbformat
+
+    from lesson_runs import NOTEBOOKS
+
+    text = next(c.source for c in nbformat.read(NOTEBOOKS / "zh-CN" / "09-reactor-rules.ipynb", 4).cells
+                if c.cell_type == "markdown" and "d.errback(ValueError" in c.source)
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    promised = re.search(r"# 打印：(.*)", code).group(1)
+    exec(code, {"Deferred": defer.Deferred})
+    assert capsys.readouterr().out.strip() == promised
+
+
 def test_a_blocked_reactor_runs_no_timer_either():
     """The lesson says a sleeping reactor "ran no timer, for anyone": a call
     due in 0.1 s runs only once the sleep is over."""

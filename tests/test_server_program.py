@@ -186,6 +186,32 @@ def test_the_lesson_runs_and_prints_what_it_says(tmp_path):
     assert (work / "spread_server.py").exists()
 
 
+def test_the_chinese_lesson_runs_in_its_own_folder_and_prints_what_it_says(tmp_path):
+    """The Chinese edition of lesson 08, run where it lives (a ``notebooks/zh-CN/``), with its
+    folded solution (参考答案) typed in: the programs it writes with %%writefile land next to it
+    and run from there, its Chinese prints carry Twisted's numbers, and the checker passes."""
+    work = tmp_path / "notebooks" / "zh-CN"
+    work.mkdir(parents=True)
+    printed, shown = run_lesson("08-server-program", work, solved=True, edition="zh-CN")
+    assert shown.count("✔") == 6 and "✘" not in shown, shown  # the checker's six checks, in either language
+    for claim in ["listen() 返回了 <Deferred at",  # listen() fired before it returned: a current result
+                  "current result: <<class 'twisted.internet.tcp.Port'>",
+                  "是 IListeningPort 吗？ True",
+                  "numPorts： 2  startFactory 调用次数： 1",
+                  "numPorts： 1  stopFactory 调用次数： 0",
+                  "still here after port A stopped listening",
+                  "端口 A 上的新客户端： [Errno 111] Connection refused",
+                  "numPorts： 0  stopFactory 调用次数： 1",
+                  "仍然连接着的客户端： 2",
+                  "退出状态： 0",
+                  "Received SIGINT, shutting down.",
+                  "main function encountered error",  # the taken port: react ends the program
+                  "Address already in use"]:
+        assert claim in printed, f"zh-CN lesson 08 did not print {claim!r}:\n{printed}"
+    assert (work / "spread_server.py").exists() and (work / "spread_rooms.py").exists()
+    assert not (work.parent / "spread_server.py").exists(), "the Chinese lesson wrote its program into the English folder"
+
+
 def test_nothing_is_left_running_when_the_kernel_is_killed(script, tmp_path):
     """A kernel killed with kill -9 runs no exit handler; its server
     program still ends (Linux: the parent-death signal)."""
