@@ -327,6 +327,20 @@ def test_the_lesson_with_its_solution_sends_the_visitor_into_the_chat(tmp_path):
     assert re.search(r"Bob hears: client \d+: hello from a program", printed), printed
 
 
+def test_the_chinese_lesson_with_its_solution_sends_the_visitor_into_the_chat(tmp_path):
+    """The same run in the Chinese edition (notebooks/zh-CN/10-clients): its folded
+    solution passes every check, and its live cells say in Chinese what happened,
+    with the bytes on the wire (the visitor's message, Bob's answer) unchanged."""
+    printed, shown = run_lesson("10-clients", tmp_path, solved=True, edition="zh-CN")
+    assert shown.count("✔") == 7 and "✘" not in shown, shown  # the checker's report, in either language
+    assert re.search(r"Bob 听到： client \d+: 你好, I am new here", printed), printed
+    assert "访客听到的： ['client 1: welcome, visitor!']" in printed, printed
+    assert "离开时的原因： ConnectionDone" in printed, printed
+    assert "ConnectionRefusedError: Connection was refused" in printed, printed
+    assert "服务器说： 欢迎来到Spread Site" in printed, printed
+    assert re.search(r"Bob 听到： client \d+: hello from a program", printed), printed
+
+
 def test_the_older_way_client_factory_and_connect_tcp_does_what_the_lesson_says():
     """connectTCP returns a connector, not a Deferred; the ClientFactory builds
     the protocol, hears clientConnectionLost when a connection ends and
