@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # --allow-root; root is the usual user in containers and lab images, so say it for them.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test env clean slides bench lite
+.PHONY: lab test env clean slides bench lite catalog
 
 env: $(STAMP)
 
@@ -37,6 +37,10 @@ slides: $(STAMP)
 # The browser edition (JupyterLite): build/lite/, a static site; see the README.
 lite: $(STAMP)
 	$(BIN)/python -m spreadlab.publish.lite $(LITE_ARGS)
+
+# The translation catalogs (spreadlab/locale/): new messages in, compiled .mo out.
+catalog: $(STAMP)
+	$(BIN)/python -m spreadlab.publish.catalog $(CATALOG_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

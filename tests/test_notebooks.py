@@ -9,6 +9,9 @@ shape: each lesson states an honest duration of 20 to 35 minutes (checked
 against a written-down pacing rule), the welcome page and the README list all
 13 lessons with those minutes, every lesson's "Next" link leads to the next
 lesson, and instructor notes sit at the end, folded, out of a learner's way.
+All of it for both editions: English (notebooks/) and Simplified Chinese
+(notebooks/zh-CN/), whose lessons state the same minutes as the English ones
+(the pacing rule is measured on the English text).
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+ENGLISH = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+CHINESE = sorted((pathlib.Path(__file__).parent.parent / "notebooks" / "zh-CN").glob("*.ipynb"))
+NOTEBOOKS = ENGLISH + CHINESE
+IDS = [p.stem if p in ENGLISH else f"zh-CN/{p.stem}" for p in NOTEBOOKS]
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
 
 pytestmark = pytest.mark.kernel
@@ -29,7 +35,7 @@ def test_there_are_lessons():
     assert NOTEBOOKS, "notebooks/ holds no .ipynb file"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_stored_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
     dirty = [
@@ -39,7 +45,7 @@ def test_stored_without_outputs(path):
     assert not dirty, f"{path.name}: cells {dirty} have outputs or execution counts; clear them before committing"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_every_cell_has_slide_metadata(path):
     nb = nbformat.read(path, as_version=4)
     missing = [
@@ -49,7 +55,7 @@ def test_every_cell_has_slide_metadata(path):
     assert not missing, f"{path.name}: cells {missing} lack metadata.slideshow.slide_type"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_runs_top_to_bottom_in_a_fresh_kernel(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -78,7 +84,27 @@ COURSE = {
     5: "05-flow-control", 6: "06-spread-site", 7: "07-going-live", 8: "08-server-program",
     9: "09-reactor-rules", 10: "10-clients", 11: "11-testing-your-protocols", 12: "12-broadcast-board",
 }
-LESSONS = [p for p in NOTEBOOKS if p.stem != "00-welcome"]
+LESSONS = [p for p in ENGLISH if p.stem != "00-welcome"]
+CHINESE_LESSONS = [p for p in CHINESE if p.stem != "00-welcome"]
+
+
+class Edition:
+    """The fixed forms each edition writes, that these tests read."""
+
+    def __init__(self, folder, readme, duration, notes):
+        self.folder, self.readme, self.duration, self.notes = folder, readme, duration, notes
+
+
+EDITIONS = {
+    "en": Edition(ROOT / "notebooks", ROOT / "README.md",
+                  r"about (\d+) minutes(?:,? \(?and (\d+) more)?", "## Instructor notes"),
+    "zh-CN": Edition(ROOT / "notebooks" / "zh-CN", ROOT / "README.zh-CN.md",
+                     r"约\s*(\d+)\s*分钟(?:[^。\n]*?另需\s*(\d+)\s*分钟)?", "## 讲师备注"),
+}
+
+
+def edition_of(path) -> Edition:
+    return EDITIONS["zh-CN" if path.parent.name == "zh-CN" else "en"]
 
 
 def _slide_type(cell) -> str:
@@ -88,8 +114,8 @@ def _slide_type(cell) -> str:
 def stated_minutes(path) -> tuple[int, int]:
     """What a lesson's first cell promises: (minutes, optional minutes)."""
     first = nbformat.read(path, as_version=4).cells[0].source
-    match = re.search(r"about (\d+) minutes(?:,? \(?and (\d+) more)?", first)
-    assert match, f"{path.name}: the first cell states no duration ('about N minutes')"
+    match = re.search(edition_of(path).duration, first)
+    assert match, f"{path.name}: the first cell states no duration ('about N minutes' / '约 N 分钟')"
     return int(match.group(1)), int(match.group(2) or 0)
 
 
@@ -132,6 +158,13 @@ def test_each_lesson_states_an_honest_duration_of_20_to_35_minutes(path):
     assert abs(optional - extra) <= 4, f"{path.name}: states {optional} optional minutes, takes about {extra:.0f}"
 
 
+@pytest.mark.parametrize("path", CHINESE_LESSONS, ids=[f"zh-CN/{p.stem}" for p in CHINESE_LESSONS])
+def test_a_chinese_lesson_states_the_minutes_of_the_english_one(path):
+    english = ROOT / "notebooks" / path.name
+    assert stated_minutes(path) == stated_minutes(english), \
+        f"zh-CN/{path.name} states {stated_minutes(path)} minutes, the English lesson {stated_minutes(english)}"
+
+
 def _table_minutes(text: str, number_and_name) -> dict[int, str]:
     rows = {}
     for number, name in number_and_name:
@@ -141,13 +174,15 @@ def _table_minutes(text: str, number_and_name) -> dict[int, str]:
     return rows
 
 
-def test_the_welcome_and_the_readme_list_every_lesson_with_its_stated_duration():
-    welcome = "\n".join(c.source for c in nbformat.read(ROOT / "notebooks/00-welcome.ipynb", as_version=4).cells)
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize("tag", EDITIONS)
+def test_the_welcome_and_the_readme_list_every_lesson_with_its_stated_duration(tag):
+    edition = EDITIONS[tag]
+    welcome = "\n".join(c.source for c in nbformat.read(edition.folder / "00-welcome.ipynb", as_version=4).cells)
+    readme = edition.readme.read_text(encoding="utf-8")
     in_welcome = _table_minutes(welcome, [(n, f"({name}.ipynb)") for n, name in COURSE.items() if n])
     in_readme = _table_minutes(readme, [(n, f"`{name}`") for n, name in COURSE.items()])
     for number, name in COURSE.items():
-        path = ROOT / "notebooks" / f"{name}.ipynb"
+        path = edition.folder / f"{name}.ipynb"
         if number == 0:
             continue
         assert in_welcome[number] == in_readme[number], f"{name}: {in_welcome[number]} in 00-welcome, {in_readme[number]} in README"
@@ -157,7 +192,7 @@ def test_the_welcome_and_the_readme_list_every_lesson_with_its_stated_duration()
             assert in_welcome[number] == expected, f"{name} states {expected} minutes; the tables say {in_welcome[number]}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_next_points_to_the_next_lesson(path):
     number = int(path.stem[:2])
     following = COURSE.get(number + 1, "00-welcome")
@@ -168,7 +203,7 @@ def test_next_points_to_the_next_lesson(path):
         assert link[:-6] in COURSE.values(), f"{path.name} links to {link}, which is no lesson"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_instructor_notes_are_folded_away_at_the_end(path):
     """A self-learner meets no instructor note: they sit at the end, under one
     "Instructor notes" heading that JupyterLab opens folded
@@ -178,7 +213,7 @@ def test_instructor_notes_are_folded_away_at_the_end(path):
     if not notes:
         return
     heading = cells[notes[0]]
-    assert heading.source.startswith("## Instructor notes"), f"{path.name}: cell {notes[0]} is a note outside the notes section"
+    assert heading.source.startswith(edition_of(path).notes), f"{path.name}: cell {notes[0]} is a note outside the notes section"
     assert heading.metadata.get("jp-MarkdownHeadingCollapsed") is True, f"{path.name}: the notes heading is not folded"
     assert notes == list(range(notes[0], len(cells))), f"{path.name}: lesson cells after the instructor notes"
     for i in notes[1:]:

@@ -14,26 +14,36 @@ import html
 
 import ipywidgets as widgets
 
+from ..i18n import _
+
 
 def quiz(question: str, options: list[str], answer: int, why: str = "",
-         nudge: str = "Not quite: read the question again and think about the last lesson.") -> widgets.VBox:
-    """Show *question* with *options*; *answer* is the index of the right one."""
+         nudge: str | None = None) -> widgets.VBox:
+    """Show *question* with *options*; *answer* is the index of the right one.
+
+    The feedback's own words (the button, "Right.", the default *nudge*) are in the learner's
+    language (`spreadlab.set_language`), looked up when the quiz is drawn.
+    """
+    if nudge is None:
+        nudge = _("Not quite: read the question again and think about the last lesson.")
     if not 0 <= answer < len(options):
         raise ValueError("answer must be the index of one of the options")
     choice = widgets.RadioButtons(options=list(options), value=None, layout=widgets.Layout(width="auto"))
-    button = widgets.Button(description="Check", button_style="primary")
+    button = widgets.Button(description=_("Check"), button_style="primary")
     feedback = widgets.HTML()
 
     def check(_button=None) -> None:
         if choice.index is None:
-            feedback.value = "<i>Pick an answer first.</i>"
+            feedback.value = "<i>" + html.escape(_("Pick an answer first.")) + "</i>"
         elif choice.index == answer:
-            feedback.value = f"<b style='color:#1a7f37'>✔ Right.</b> {html.escape(why)}"
+            right = html.escape(_("Right."))
+            feedback.value = f"<b style='color:#1a7f37'>✔ {right}</b> {html.escape(why)}"
         else:
             feedback.value = f"<b style='color:#cf222e'>✘</b> {html.escape(nudge)}"
 
     button.on_click(check)
-    box = widgets.VBox([widgets.HTML(f"<b>Quiz:</b> {html.escape(question)}"), choice, button, feedback])
+    label = html.escape(_("Quiz:"))
+    box = widgets.VBox([widgets.HTML(f"<b>{label}</b> {html.escape(question)}"), choice, button, feedback])
     box.check = check  # lets tests and scripts press the button
     box.choice = choice
     box.feedback = feedback
