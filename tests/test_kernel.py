@@ -207,8 +207,11 @@ def test_live_room_in_a_kernel_output_errors_and_a_quick_shutdown():
         kernel.client.stop_channels()
         kernel.manager.shutdown_kernel(now=True)  # cleans up; kills it if it is still there
     print(f"kernel shutdown took {shutdown:.2f} s")
-    assert shutdown < 2.0, f"kernel shutdown took {shutdown:.2f} s"
-    assert process.returncode == 0  # it exited by itself, it was not killed
+    # It exited by itself, not killed, and before a front end's patience ends (jupyter_client waits
+    # shutdown_wait_time, 5 s, then kills): a reactor thread that held the process would be killed.
+    # How quick is the benchmarks' business, not a test's (this machine may be loaded).
+    assert process.returncode == 0, "the kernel did not exit by itself after a shutdown request"
+    assert shutdown < kernel.manager.shutdown_wait_time, f"kernel shutdown took {shutdown:.2f} s"
 
 
 TWO_TICKING_ROOMS = """
