@@ -343,3 +343,15 @@ def test_stop_listening_returns_a_deferred():
     stopping = blocking_call(lambda: [port.stopListening()])[0]
     assert isinstance(stopping, defer.Deferred)
     blocking_call(lambda: stopping)
+
+
+def test_a_timer_given_the_wrong_thing_does_not_fail_later_in_another_cell(capfd):
+    """``callLater(2, self.sendLine(b"done"))`` schedules None: checked live, that timer would fire
+    two seconds after the checker returned, printing a TypeError under whatever cell runs then.
+    The checker cancels the timers its live run left pending."""
+    report = check_patient(factory_for(calls_it_now))
+    assert not report
+    capfd.readouterr()
+    time.sleep(3)  # past the two seconds the learner's timer asked for
+    out, err = capfd.readouterr()
+    assert "not callable" not in out + err, out + err

@@ -259,6 +259,11 @@ class SpreadFactory(Factory):
             self._clock = reactor
         return self._clock
 
+    @clock.setter
+    def clock(self, clock) -> None:
+        """Schedule on *clock* from now on (a `Clock` in tests; a checker's watched reactor)."""
+        self._clock = clock
+
     def buildProtocol(self, addr):
         if self.max_clients is not None and len(self.clients) >= self.max_clients:
             log.info("refused {peer}: {n} clients already connected (the maximum)", peer=_peer(addr), n=len(self.clients))

@@ -99,13 +99,58 @@ def check_patient(factory_class, seconds: float = 2) -> Report:
     return report
 
 
+class _WatchedReactor:
+    """The reactor as the factory's clock, remembering what it scheduled, so that the checker can
+    cancel the learner's timers still pending when it is done: a timer given the wrong thing
+    (``callLater(2, self.sendLine(b"done"))``) must not fail seconds later in another cell.
+    ``callLater`` and ``seconds`` are called in the reactor thread (from the learner's protocol);
+    ``cancel_pending`` there too, through ``blocking_call``."""
+
+    def __init__(self, reactor) -> None:
+        self._reactor = reactor
+        self._calls = []
+
+    def callLater(self, delay, function, *args, **kwargs):
+        call = self._reactor.callLater(delay, function, *args, **kwargs)
+        self._calls.append(call)
+        return call
+
+    def seconds(self) -> float:
+        return self._reactor.seconds()
+
+    def getDelayedCalls(self):
+        return [call for call in self._calls if call.active()]
+
+    def cancel_pending(self) -> None:
+        for call in self.getDelayedCalls():
+            call.cancel()
+
+
 def _live(factory_class, seconds: float) -> None:
     """The server on loopback, three terminal clients; measures what Carol
     waits.  Notebook's thread."""
+    from twisted.internet import reactor
+
+    from ...rooms.background import blocking_call
     from ...rooms.live import LiveRoom
+    from ...servers.spread import SpreadFactory
+
+    factory = factory_class()
+    watched = None
+    if isinstance(factory, SpreadFactory) and factory.clock is reactor:
+        watched = factory.clock = _WatchedReactor(reactor)
+    try:
+        _talk(LiveRoom(factory), seconds)
+    finally:
+        if watched is not None:
+            blocking_call(watched.cancel_pending)
+
+
+def _talk(room, seconds: float) -> None:
+    """Alice's /slow, Bob's line, what Carol waits, in *room*; closes it.  Notebook's thread."""
     from ...rooms.terminal import Terminal
 
-    with LiveRoom(factory_class()) as room:
+    with room:
         alice, bob, carol = (Terminal(room.host, room.port, timeout=seconds + 5) for _ in range(3))
         try:
             for terminal in (alice, bob, carol):
