@@ -71,7 +71,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spreadlab.i18n import NATIVE_NAMES
+from spreadlab.publish.editions import EDITIONS, NATIVE_NAMES, edition_folder, edition_of
 
 __all__ = [
     "NPM_PACKAGES",
@@ -108,8 +108,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_NOTEBOOKS_DIR = Path("notebooks")
 DEFAULT_OUT = Path("build/slides")
 DEFAULT_CACHE = Path("build/slides-cache")
-#: The editions the decks come in; a lesson's edition is the folder it lives in.
-EDITIONS = ("en", "zh-CN")
 #: What an edition's index page says (the decks' own text comes from their lessons).
 INDEX_TEXT = {
     "en": {
@@ -460,17 +458,6 @@ def count_slides(nb) -> int:
         if kind in ("slide", "subslide"):
             n += 1
     return max(n, 1)
-
-
-def edition_of(notebook: Path) -> str:
-    """The edition a lesson belongs to: the folder it lives in (``notebooks/zh-CN/``), English otherwise."""
-    folder = Path(notebook).resolve().parent.name
-    return folder if folder in EDITIONS else "en"
-
-
-def edition_folder(out: Path, edition: str) -> Path:
-    """Where an edition's decks go: English at the top of *out*, the others in a folder named by their tag."""
-    return Path(out) if edition == "en" else Path(out) / edition
 
 
 def _decks_on_disk(folder: Path) -> list[Path]:
