@@ -177,16 +177,21 @@ def drive(site: Path, lessons: list[str], out: Path) -> None:
                     page.goto(f"{base}lab/index.html?path={name}")
                     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000 * SCALE)
                     record["rendered_s"] = round(time.monotonic() - record["t0"], 1)
+                    if "/" in name:  # another edition's lesson (zh-CN/...): its text drawn as glyphs,
+                        # measured at the top, before Run All scrolls the first cells away
+                        page.wait_for_function("() => { const m = document.querySelector("
+                                               "'.jp-NotebookPanel .jp-RenderedMarkdown'); "
+                                               "return m && m.textContent.trim().length > 0; }",
+                                               timeout=60_000 * SCALE)  # rendered, not only attached
+                        record["text"] = page.locator(".jp-NotebookPanel .jp-RenderedMarkdown").first.inner_text()
+                        chinese = "".join(dict.fromkeys(c for c in record["text"] if "\u4e00" <= c <= "\u9fff"))
+                        record["cjk"] = cjk_rendering(page, chinese[:12], ".jp-NotebookPanel .jp-RenderedMarkdown")
                     _run_all(page, record)
                     record["cells"] = page.evaluate(_STATE_JS)
                     if any(c["scenes"] for c in record["cells"]):
                         record["click"] = _click_add_client(page)
                     if name.startswith("zz-"):
                         record["typed_live_room"] = _typed_cell(page, "LiveRoom(SpreadFactory())")
-                    if "/" in name:  # another edition's lesson (zh-CN/...): its text drawn as glyphs
-                        record["text"] = page.locator(".jp-NotebookPanel .jp-RenderedMarkdown").first.inner_text()
-                        chinese = "".join(dict.fromkeys(c for c in record["text"] if "\u4e00" <= c <= "\u9fff"))
-                        record["cjk"] = cjk_rendering(page, chinese[:12], ".jp-NotebookPanel .jp-RenderedMarkdown")
                 except Exception as error:  # keep what was seen, for the test to report
                     record["failure"] = f"{type(error).__name__}: {error}"
                     with contextlib.suppress(Exception):

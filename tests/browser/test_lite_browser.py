@@ -98,7 +98,8 @@ def test_a_lesson_runs_to_the_end_in_the_browser(lite_run, lite_site, name, requ
     assert sum(c["source"] == "%%needs_network" for c in cells) == len(lesson.network_cells)
     if lesson.edition != "en":
         cjk = record["cjk"]
-        assert cjk["chars"] and not cjk["tofu"], f"Chinese drawn as boxes in {cjk['font']!r}: {cjk['tofu']}"
+        assert cjk["chars"], f"no Chinese in the lesson's first markdown cell: {record['text'][:300]!r}"
+        assert not cjk["tofu"], f"Chinese drawn as boxes in {cjk['font']!r}: {cjk['tofu']}"
     report_count(request.config, "browser-edition code cells run in Chromium", len(cells))
     if "click" in record:
         assert record["click"]["after"] != record["click"]["before"], "the board did not change after the click"
