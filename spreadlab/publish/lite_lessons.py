@@ -225,13 +225,13 @@ PAGE_TEXT = {
     "zh-CN": {
         "title": "spreadlab 浏览器版",
         "heading": "spreadlab：在浏览器里学习 Twisted 的 Protocol（协议）、Factory（工厂）和 Transport（传输）",
-        "intro": "这些课程就在这个标签页里运行：Python、Twisted 和课程里的广播看板，什么都不用安装。\n"
-                 "打开一课，然后点 <b>Run &rsaquo; Run All Cells</b>（或者逐个单元按 Shift+Enter）。\n"
-                 "你的修改保存在这个浏览器里；<b>File &rsaquo; Download</b> 可以把一课下载成你自己的副本。\n"
+        "intro": "这些课程就在这个标签页里运行：Python、Twisted 和课程里的广播看板，什么都不用安装。"
+                 "打开一课，然后点 <b>Run &rsaquo; Run All Cells</b>（或者逐个单元按 Shift+Enter）。"
+                 "你的修改保存在这个浏览器里；<b>File &rsaquo; Download</b> 可以把一课下载成你自己的副本。"
                  "第一次启动 Python 需要几秒钟。",
         "columns": ("课程", "能在这里运行吗？"),
-        "no_sockets": "浏览器标签页里没有网络套接字，所以 Twisted 的反应器（reactor）和真实的 TCP 连接无法在这里运行：\n"
-                      "需要它们的单元不会运行，而是说明原因；以它们为主的课程请在 JupyterLab 里学习\n"
+        "no_sockets": "浏览器标签页里没有网络套接字，所以 Twisted 的反应器（reactor）和真实的 TCP 连接无法在这里运行："
+                      "需要它们的单元不会运行，而是说明原因；以它们为主的课程请在 JupyterLab 里学习"
                       "（见项目的中文 README：<code>make lab EDITION=zh-CN</code>）。",
         "download": "下载全部课程",
         "download_note": "（供 JupyterLab 使用的笔记本，包含每一课）",

@@ -124,8 +124,8 @@ INDEX_TEXT = {
         "slides": "张幻灯片",
         "earlier": "之前生成",
         "other": "本课程的其他语言版本：",
-        "keys": "每套幻灯片都可以离线使用（直接从这个文件夹打开）。按键：方向键或空格翻页，\n"
-                "<code>s</code> 打开演讲者备注，<code>f</code> 全屏，<code>o</code> 总览，\n"
+        "keys": "每套幻灯片都可以离线使用（直接从这个文件夹打开）。按键：方向键或空格翻页，"
+                "<code>s</code> 打开演讲者备注，<code>f</code> 全屏，<code>o</code> 总览，"
                 "<code>Esc</code> 返回。",
     },
 }
