@@ -619,7 +619,8 @@ def main(argv=None) -> int:
     except SlideBuildError as exc:
         print(f"spreadlab.publish.slides: error: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(decks)} deck(s) in {time.monotonic() - t0:.1f}s; open {Path(args.out) / 'index.html'}")
+    index = edition_folder(args.out, edition_of(decks[0].notebook)) / "index.html"  # the first edition built
+    print(f"{len(decks)} deck(s) in {time.monotonic() - t0:.1f}s; open {index}")
     return 0
 
 
