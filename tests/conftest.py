@@ -95,7 +95,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 # tests/browser/test_lite_browser.py).
 #
 # ``lite_site`` builds the JupyterLite site once per test session, from the
-# checkout's lessons plus one small notebook with a deliberate error and a live
+# checkout's lessons (both editions: notebooks/ and notebooks/zh-CN/) plus one small notebook with a deliberate error and a live
 # room (``zz-lite-fixture.ipynb``, so the rewriting is shown whatever the lessons
 # hold today), into a temporary folder.  Downloads are cached in
 # build/lite-cache (the build's default): only the first run on a machine needs
@@ -139,7 +139,8 @@ def lite_site(tmp_path_factory):
             pytest.fail(message)
         pytest.skip(message)
     work = tmp_path_factory.mktemp("lite")
-    lessons = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9]*.ipynb"))
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    lessons = sorted(notebooks.glob("[0-9]*.ipynb")) + sorted((notebooks / "zh-CN").glob("[0-9]*.ipynb"))
     fixture = _lite_fixture_notebook(work / LITE_FIXTURE_NOTEBOOK)
     return lite.build([*lessons, fixture], work / "site", cache, log=lambda *a: None)
 

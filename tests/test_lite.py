@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,71 @@ def test_the_browser_edition_marks_cells_and_imports_spreadlab_before_its_magics
     nbformat.validate(nb)
 
 
+def _translated(source: str) -> str:
+    """*source* as a translator may write it: every plain string and comment in Chinese
+    (f-strings kept: their expressions are code); cells with IPython syntax unchanged."""
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return source
+    out = []
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT:
+            tok = tok._replace(string="# 中文注释：协议、工厂、传输")
+        elif tok.type == tokenize.STRING and not re.match(r"(?i)[rb]*f", tok.string):
+            prefix = re.match(r"(?i)[rbu]*", tok.string).group(0)
+            rest = tok.string[len(prefix):]
+            quote = rest[:3] if rest[:3] in ('"""', "'''") else rest[0]
+            body = "客户端 1：你好" if "b" not in prefix.lower() else "hello"
+            tok = tok._replace(string=f"{prefix}{quote}{body}{quote}")
+        out.append((tok.type, tok.string))
+    return tokenize.untokenize(out)  # spacing aside, the same code
+
+
+def _network_ids(path: Path, nb=None) -> tuple[set[str], bool]:
+    nb = nb if nb is not None else nbformat.read(path, 4)
+    lesson = lite_lessons.classify(path, nb)
+    return {nb.cells[i].id for i in lesson.network_cells}, lesson.included
+
+
+def test_a_lesson_with_its_strings_and_comments_translated_gets_the_same_magics_by_cell_id(tmp_path, request):
+    """The rule reads code, not text: every lesson, its strings and comments put into Chinese as a
+    translator would, has the same cells (by id) needing the network, and the same place in the site."""
+    (tmp_path / "zh-CN").mkdir()
+    changed = 0
+    for path in sorted((REPO / "notebooks").glob("[0-9]*.ipynb")):
+        nb = nbformat.read(path, 4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                translated = _translated(cell.source)
+                changed += translated != cell.source
+                cell.source = translated
+        copy = tmp_path / "zh-CN" / path.name
+        nbformat.write(nb, copy)
+        assert lite_lessons.classify(copy).edition == "zh-CN"
+        assert _network_ids(copy) == _network_ids(path), path.name
+    assert changed > 50, "the stand-in translation changed almost nothing"
+    report_count(request.config, "code cells translated by the stand-in and classified alike", changed)
+
+
+CHINESE_LESSONS = sorted((REPO / "notebooks" / "zh-CN").glob("[0-9]*.ipynb"))
+
+
+@pytest.mark.parametrize("chinese", CHINESE_LESSONS, ids=[p.stem for p in CHINESE_LESSONS])
+def test_a_chinese_lesson_gets_the_magics_of_its_english_lesson_by_cell_id(chinese):
+    english = REPO / "notebooks" / chinese.name
+    assert english.exists(), f"{chinese.name}: no English lesson of that name"
+    assert _network_ids(chinese) == _network_ids(english)
+    lesson, nb = lite_lessons.browser_edition(chinese)
+    _, english_nb = lite_lessons.browser_edition(english)
+    magics = lambda book: {c.id: c.source.splitlines()[0] for c in book.cells  # noqa: E731
+                           if c.cell_type == "code" and c.source.startswith("%%")}
+    assert magics(nb) == magics(english_nb)
+
+
 def test_todays_lessons_follow_the_rule(request):
     """Which of the checkout's lessons are in the browser edition, and why (printed)."""
     lessons = [lite_lessons.classify(p) for p in sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))]
@@ -159,19 +225,44 @@ def test_the_site_is_offline_and_its_lock_names_exactly_its_wheels(lite_site, re
     print(f"site: {lite_site.files} files, {lite_site.bytes / 1e6:.1f} MB, built in {lite_site.seconds:.1f} s")
 
 
-def test_the_landing_page_lists_the_lessons_and_the_download_holds_them_all(lite_site):
-    page = (lite_site.out / "index.html").read_text()
-    names = [l.name for l in lite_site.lessons]
-    for lesson in lite_site.lessons:
+@pytest.mark.parametrize("edition", ["en", "zh-CN"])
+def test_the_landing_page_lists_the_lessons_and_the_download_holds_them_all(lite_site, edition):
+    mine = [l for l in lite_site.lessons if l.edition == edition]
+    if not mine:
+        pytest.skip(f"no lessons of the {edition} edition in the checkout")
+    folder, up = (lite_site.out, "") if edition == "en" else (lite_site.out / edition, "../")
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    assert f'<html lang="{edition}">' in page
+    for lesson in mine:
         if lesson.included:
-            assert f'href="lab/index.html?path={lesson.name}"' in page
-            assert (lite_site.out / "files" / lesson.name).exists()
+            assert f'href="{up}lab/index.html?path={lesson.path}"' in page
+            assert (lite_site.out / "files" / lesson.path).exists()
         else:
-            assert f'data-lesson="{lesson.name}"' in page and "in JupyterLab only" in page
-            assert not (lite_site.out / "files" / lesson.name).exists()
-    with zipfile.ZipFile(lite_site.out / "spreadlab-lessons.zip") as archive:
-        assert sorted(Path(n).name for n in archive.namelist()) == sorted(names)
-    assert 'id="jupyter-config-data"' in page  # JupyterLite's apps read the root's config
+            assert f'data-lesson="{lesson.name}"' in page
+            assert ("in JupyterLab only" if edition == "en" else "仅在 JupyterLab 中") in page
+            assert not (lite_site.out / "files" / lesson.path).exists()
+    with zipfile.ZipFile(folder / lite_lessons.zip_name(edition)) as archive:
+        assert sorted(archive.namelist()) == sorted(f"spreadlab-lessons/{l.path}" for l in mine)
+    # JupyterLab's apps read the root's config: only the root page carries it
+    assert ('id="jupyter-config-data"' in page) == (edition == "en")
+
+
+def test_each_edition_links_to_the_other(tmp_path):
+    english, chinese = _notebook(tmp_path, "1 + 1", name="00-a.ipynb"), None
+    (tmp_path / "zh-CN").mkdir()
+    chinese = _notebook(tmp_path / "zh-CN", "1 + 1", name="00-a.ipynb")
+    lessons = lite_lessons.write_browser_edition([english, chinese], tmp_path / "files")
+    assert [l.path for l in lessons] == ["00-a.ipynb", "zh-CN/00-a.ipynb"]
+    assert (tmp_path / "files" / "zh-CN" / "00-a.ipynb").exists()
+    site = tmp_path / "site"
+    site.mkdir()
+    lite_lessons.write_landing(site, lessons)
+    assert 'href="zh-CN/index.html" hreflang="zh-CN"' in (site / "index.html").read_text(encoding="utf-8")
+    page = (site / "zh-CN" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../index.html" hreflang="en" lang="en">English</a>' in page
+    assert 'href="../lab/index.html?path=zh-CN/00-a.ipynb"' in page
+    listed = json.loads((site / "lessons.json").read_text(encoding="utf-8"))
+    assert [(l["path"], l["edition"]) for l in listed] == [("00-a.ipynb", "en"), ("zh-CN/00-a.ipynb", "zh-CN")]
 
 
 def test_a_build_starts_clean(lite_site, tmp_path):
@@ -258,3 +349,71 @@ def test_spreadlab_runs_a_memory_room_in_pyodide(lite_site, tmp_path):
     assert result["live"].startswith("NoReactorInBrowser: this needs Twisted's reactor")
     assert result["live_shown"] == [result["live"]]  # one line, no traceback
     print(f"Pyodide in Node: {time.monotonic() - started:.1f} s")
+
+
+# ------------------------------------------------------- the learner's language in the browser
+
+
+def test_spreadlab_wheel_carries_the_compiled_catalogs(tmp_path, monkeypatch):
+    """Whatever spreadlab/locale/ holds (the compiled .mo catalogs) goes into the wheel the site
+    loads, readable by gettext: shown with a catalog compiled here into a copy of the package."""
+    import gettext
+    import io
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    package = tmp_path / "checkout" / "spreadlab"
+    shutil.copytree(REPO / "spreadlab", package, ignore=shutil.ignore_patterns("__pycache__"))
+    mo = package / "locale" / "zh_CN" / "LC_MESSAGES" / "spreadlab-wheel-test.mo"
+    mo.parent.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(locale="zh_CN")
+    catalog.add("Protocol", "协议")
+    with open(mo, "wb") as out:
+        write_mo(out, catalog)
+    monkeypatch.setattr(lite, "PACKAGE_DIR", package)
+    monkeypatch.setattr(lite, "REPO_ROOT", package.parent)
+    with zipfile.ZipFile(lite.spreadlab_wheel(tmp_path)) as wheel:
+        names = set(wheel.namelist())
+        every_mo = {p.relative_to(package.parent).as_posix() for p in package.rglob("*.mo")}
+        assert every_mo <= names and "spreadlab/locale/zh_CN/LC_MESSAGES/spreadlab-wheel-test.mo" in names
+        carried = gettext.GNUTranslations(io.BytesIO(wheel.read("spreadlab/locale/zh_CN/LC_MESSAGES/spreadlab-wheel-test.mo")))
+        assert carried.gettext("Protocol") == "协议"
+
+
+def test_the_sites_wheel_holds_the_checkouts_catalogs(lite_site):
+    wheel = next((lite_site.out / "static" / "pyodide").glob("spreadlab-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    checkout = {p.relative_to(REPO).as_posix() for p in (REPO / "spreadlab").rglob("*.mo")}
+    assert checkout <= names, checkout - names
+
+
+def test_a_checker_answers_in_the_learners_language_in_pyodide_as_on_cpython(lite_site, tmp_path):
+    code = """
+        import json
+        from spreadlab import set_language
+        from spreadlab.teaching.exercises import check_shouting_echo
+        from spreadlab.teaching.solutions.protocol import ShoutingEcho
+        answer = {}
+        for tag in ("zh-CN", "en"):
+            set_language(tag)
+            answer[tag] = str(check_shouting_echo(ShoutingEcho)).splitlines()[0]
+        json.dumps(answer)
+    """
+    in_browser = run_in_pyodide(lite_site.out, code, tmp_path)
+    from spreadlab import i18n
+    from spreadlab.teaching.exercises import check_shouting_echo
+    from spreadlab.teaching.solutions.protocol import ShoutingEcho
+
+    here = {}
+    try:
+        for tag in ("zh-CN", "en"):
+            i18n.set_language(tag)
+            here[tag] = str(check_shouting_echo(ShoutingEcho)).splitlines()[0]
+    finally:
+        i18n.set_language(None)
+    assert in_browser == here
+    if any((REPO / "spreadlab" / "locale").glob("zh_CN/LC_MESSAGES/*.mo")):
+        assert here["zh-CN"] != here["en"], "a Chinese catalog is in the checkout, and the checker still speaks English"
+    print(f"in Pyodide: {in_browser}")

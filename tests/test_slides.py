@@ -15,6 +15,7 @@ first run on a machine asks the npm registry.
 
 from __future__ import annotations
 
+import contextlib
 import html.parser
 import os
 import re
@@ -164,15 +165,17 @@ def test_unknown_theme_is_refused(built, tmp_path):
 # --------------------------------------------------------------------------- in Chromium, offline
 
 
-@pytest.mark.browser
-def test_deck_works_offline_in_chromium(built):
+@contextlib.contextmanager
+def offline_deck(deck: Path):
+    """Open *deck* from disk in headless Chromium with every request that is not a local
+    file aborted; yield ``(page, context, blocked, failed, errors)`` once reveal.js is ready,
+    and check afterwards that nothing was blocked, failed or logged as an error."""
     if not Path(CHROMIUM).exists():
         if REQUIRE:
             pytest.fail("chromium is not installed")
         pytest.skip("chromium is not installed")
     from playwright.sync_api import sync_playwright
 
-    out, deck = built
     blocked: list[str] = []
     failed: list[str] = []
     errors: list[str] = []
@@ -198,97 +201,181 @@ def test_deck_works_offline_in_chromium(built):
             page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
             page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
             page.on("requestfailed", lambda r: failed.append(f"{r.url} {r.failure}"))
-            page.goto(deck.html.as_uri())
-
+            page.goto(deck.as_uri())
             # reveal.js initialised, with our slides
             page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30000)
-            page.evaluate("() => { window.__ends = 0; Reveal.on('slidetransitionend', () => window.__ends++); }")
-
-            def press(key, h, v=0):
-                """Press *key*, wait until slide (h, v) is shown and its transition is over
-                (screenshots show the slide, not a blur)."""
-                ends = page.evaluate("() => window.__ends")
-                page.keyboard.press(key)
-                page.wait_for_function(f"() => Reveal.getIndices().h === {h} && (Reveal.getIndices().v || 0) === {v}",
-                                       timeout=15000)
-                page.wait_for_function(f"() => window.__ends > {ends}", timeout=15000)
-
-            total = page.evaluate("() => Reveal.getTotalSlides()")
-            assert total >= 5, total  # four, the long one cut in two or more
-            assert page.evaluate("() => Reveal.getIndices().h") == 0
-            notes = page.evaluate("() => Reveal.getSlideNotes()")
-            assert "NOTE-FOR-SPEAKER" in notes, notes
-            page.screenshot(path=str(SCREENSHOTS / "slides-title.png"))
-
-            # the speaker view (key "s", a pop-up) shows the notes, offline too
-            with context.expect_page() as popup_info:
-                page.keyboard.press("s")
-            speaker = popup_info.value
-            speaker.on("console", lambda m: m.type == "error" and errors.append(f"speaker console: {m.text}"))
-            speaker.on("pageerror", lambda e: errors.append(f"speaker pageerror: {e}"))
-            speaker.locator(".speaker-controls-notes").get_by_text("NOTE-FOR-SPEAKER").wait_for(timeout=30000)
-            speaker.wait_for_timeout(500)
-            speaker.screenshot(path=str(SCREENSHOTS / "slides-speaker-view.png"))
-            speaker.close()
-            page.bring_to_front()
-
-            # keyboard navigation: to the widget slide, and back and forth
-            page.locator("body").focus()
-            press("ArrowRight", 1)
-
-            # the widget is rendered from its saved state (value 3, set by a later cell)
-            slider = page.locator("section.present .widget-slider")
-            slider.wait_for(state="visible", timeout=30000)
-            readout = page.locator("section.present .widget-readout")
-            assert readout.inner_text().strip() == "3"
-            assert "chunks" in page.locator("section.present .widget-label").first.inner_text()
-            assert page.locator(".jupyter-widgets .widget-inline-hbox").count() >= 1
-            body_text = page.locator("body").inner_text()
-            assert "Error displaying widget" not in body_text
-            assert "Click to show javascript error" not in body_text
-            page.screenshot(path=str(SCREENSHOTS / "slides-widget.png"))
-
-            press("ArrowRight", 2)
-            img = page.locator("section.present img[src^='data:image/svg+xml']")
-            img.wait_for(state="visible", timeout=15000)
-            assert img.evaluate("i => i.complete && i.naturalWidth") == 320
-            # the fragment is hidden until the next key press
-            frag = page.locator("section.present .fragment")
-            assert "visible" not in (frag.get_attribute("class") or "")
-            page.keyboard.press("ArrowRight")
-            page.wait_for_function(
-                "() => document.querySelector('section.present .fragment').classList.contains('visible')",
-                timeout=15000)
-            page.wait_for_timeout(500)  # the fragment's fade-in
-            page.screenshot(path=str(SCREENSHOTS / "slides-diagram.png"))
-
-            # a slide taller than the deck is cut into slides that follow it, each fitting
-            # the screen, and the right arrow walks through them (no scrolling)
-            press("ArrowRight", 3)
-            first_line = page.locator("section.present").get_by_text("line 0", exact=True)
-            assert first_line.is_visible()
-            continued = page.evaluate("() => Reveal.getCurrentSlide().parentNode.querySelectorAll('section').length")
-            assert continued >= 2, continued  # "line 0" .. "line 39" do not fit on one slide
-            for step in range(1, continued):
-                press("ArrowRight", 3, step)
-                box = page.evaluate("() => { const r = Reveal.getCurrentSlide().getBoundingClientRect();"
-                                    " return [r.top, r.bottom, innerHeight]; }")
-                assert 0 <= box[0] and box[1] <= box[2], box
-            assert page.locator("section.present").get_by_text("line 39", exact=True).is_visible()
-            page.screenshot(path=str(SCREENSHOTS / "slides-long-continued.png"))
-            for step in reversed(range(continued - 1)):
-                press("ArrowLeft", 3, step)
-
-            press("ArrowLeft", 2)
-            page.keyboard.press("ArrowLeft")  # hides the fragment again
-            press("ArrowLeft", 1)
-            page.wait_for_timeout(300)  # let late errors surface
+            yield page, context, blocked, failed, errors
         finally:
             browser.close()
-
     assert blocked == [], f"the deck tried to reach the network: {blocked}"
     assert failed == [], f"requests failed: {failed}"
     assert errors == [], f"errors in the page: {errors}"
+
+
+@pytest.mark.browser
+def test_deck_works_offline_in_chromium(built):
+    out, deck = built
+    with offline_deck(deck.html) as (page, context, blocked, failed, errors):
+        page.evaluate("() => { window.__ends = 0; Reveal.on('slidetransitionend', () => window.__ends++); }")
+
+        def press(key, h, v=0):
+            """Press *key*, wait until slide (h, v) is shown and its transition is over
+            (screenshots show the slide, not a blur)."""
+            ends = page.evaluate("() => window.__ends")
+            page.keyboard.press(key)
+            page.wait_for_function(f"() => Reveal.getIndices().h === {h} && (Reveal.getIndices().v || 0) === {v}",
+                                   timeout=15000)
+            page.wait_for_function(f"() => window.__ends > {ends}", timeout=15000)
+
+        total = page.evaluate("() => Reveal.getTotalSlides()")
+        assert total >= 5, total  # four, the long one cut in two or more
+        assert page.evaluate("() => Reveal.getIndices().h") == 0
+        notes = page.evaluate("() => Reveal.getSlideNotes()")
+        assert "NOTE-FOR-SPEAKER" in notes, notes
+        page.screenshot(path=str(SCREENSHOTS / "slides-title.png"))
+
+        # the speaker view (key "s", a pop-up) shows the notes, offline too
+        with context.expect_page() as popup_info:
+            page.keyboard.press("s")
+        speaker = popup_info.value
+        speaker.on("console", lambda m: m.type == "error" and errors.append(f"speaker console: {m.text}"))
+        speaker.on("pageerror", lambda e: errors.append(f"speaker pageerror: {e}"))
+        speaker.locator(".speaker-controls-notes").get_by_text("NOTE-FOR-SPEAKER").wait_for(timeout=30000)
+        speaker.wait_for_timeout(500)
+        speaker.screenshot(path=str(SCREENSHOTS / "slides-speaker-view.png"))
+        speaker.close()
+        page.bring_to_front()
+
+        # keyboard navigation: to the widget slide, and back and forth
+        page.locator("body").focus()
+        press("ArrowRight", 1)
+
+        # the widget is rendered from its saved state (value 3, set by a later cell)
+        slider = page.locator("section.present .widget-slider")
+        slider.wait_for(state="visible", timeout=30000)
+        readout = page.locator("section.present .widget-readout")
+        assert readout.inner_text().strip() == "3"
+        assert "chunks" in page.locator("section.present .widget-label").first.inner_text()
+        assert page.locator(".jupyter-widgets .widget-inline-hbox").count() >= 1
+        body_text = page.locator("body").inner_text()
+        assert "Error displaying widget" not in body_text
+        assert "Click to show javascript error" not in body_text
+        page.screenshot(path=str(SCREENSHOTS / "slides-widget.png"))
+
+        press("ArrowRight", 2)
+        img = page.locator("section.present img[src^='data:image/svg+xml']")
+        img.wait_for(state="visible", timeout=15000)
+        assert img.evaluate("i => i.complete && i.naturalWidth") == 320
+        # the fragment is hidden until the next key press
+        frag = page.locator("section.present .fragment")
+        assert "visible" not in (frag.get_attribute("class") or "")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            "() => document.querySelector('section.present .fragment').classList.contains('visible')",
+            timeout=15000)
+        page.wait_for_timeout(500)  # the fragment's fade-in
+        page.screenshot(path=str(SCREENSHOTS / "slides-diagram.png"))
+
+        # a slide taller than the deck is cut into slides that follow it, each fitting
+        # the screen, and the right arrow walks through them (no scrolling)
+        press("ArrowRight", 3)
+        first_line = page.locator("section.present").get_by_text("line 0", exact=True)
+        assert first_line.is_visible()
+        continued = page.evaluate("() => Reveal.getCurrentSlide().parentNode.querySelectorAll('section').length")
+        assert continued >= 2, continued  # "line 0" .. "line 39" do not fit on one slide
+        for step in range(1, continued):
+            press("ArrowRight", 3, step)
+            box = page.evaluate("() => { const r = Reveal.getCurrentSlide().getBoundingClientRect();"
+                                " return [r.top, r.bottom, innerHeight]; }")
+            assert 0 <= box[0] and box[1] <= box[2], box
+        assert page.locator("section.present").get_by_text("line 39", exact=True).is_visible()
+        page.screenshot(path=str(SCREENSHOTS / "slides-long-continued.png"))
+        for step in reversed(range(continued - 1)):
+            press("ArrowLeft", 3, step)
+
+        press("ArrowLeft", 2)
+        page.keyboard.press("ArrowLeft")  # hides the fragment again
+        press("ArrowLeft", 1)
+        page.wait_for_timeout(300)  # let late errors surface
+
+
+# --------------------------------------------------------------------------- the Chinese edition
+
+ZH_TITLE = "示例课程：协议与工厂"
+
+
+def make_chinese_fixture(folder: Path) -> Path:
+    """A small lesson of the Chinese edition (in a ``zh-CN`` folder, as ``notebooks/zh-CN/`` is)."""
+    nb = new_notebook(cells=[
+        _cell(new_markdown_cell(f"# {ZH_TITLE}\n\n协议（Protocol）、工厂（Factory）和传输（Transport）。"), "slide"),
+        _cell(new_markdown_cell("讲师备注：先向大家问好。"), "notes"),
+        _cell(new_code_cell('from spreadlab import set_language\nset_language("zh-CN")'), "skip"),
+        _cell(new_markdown_cell("## 一个滑块"), "slide"),
+        _cell(new_code_cell("import ipywidgets as w\nw.IntSlider(value=3, description='分块')"), "-"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "zh-CN" / "01-fixture.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def built_zh(built):
+    """The Chinese fixture deck, built into the English deck's folder by a second build."""
+    out, _ = built
+    decks = slides.build([make_chinese_fixture(out.parent)], out, cache=CACHE, timeout=120, log=lambda *a: None)
+    return decks[0]
+
+
+def test_each_edition_has_its_folder_and_index_and_both_share_one_static(built, built_zh):
+    out, english = built
+    assert slides.edition_of(built_zh.notebook) == "zh-CN" and slides.edition_of(english.notebook) == "en"
+    assert built_zh.html == out / "zh-CN" / "01-fixture.html"
+    page = built_zh.html.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page and f"<title>{ZH_TITLE}" in page
+    assert '<html lang="en">' in english.html.read_text(encoding="utf-8")
+    urls = [u for u in re.findall(r"""(?:src|href)\s*=\s*["']([^"'#][^"']*)["']""", page) if not u.startswith("data:")]
+    assert urls and all(u.startswith("../_static/") for u in urls), urls
+    for url in urls:
+        assert (built_zh.html.parent / url.split("?")[0]).resolve().is_file(), url
+    assert not (out / "zh-CN" / "_static").exists(), "one _static for both editions"
+    english_index = (out / "index.html").read_text(encoding="utf-8")
+    chinese_index = (out / "zh-CN" / "index.html").read_text(encoding="utf-8")
+    assert 'href="zh-CN/index.html"' in english_index and "简体中文" in english_index
+    assert 'href="01-fixture.html"' in english_index and "示例课程" not in english_index
+    assert '<html lang="zh-CN">' in chinese_index and 'href="../index.html"' in chinese_index
+    assert f'href="01-fixture.html">{ZH_TITLE}</a>' in chinese_index and "张幻灯片" in chinese_index
+    assert "English" in chinese_index and "Fixture lesson" not in chinese_index
+
+
+def test_make_slides_builds_both_editions_by_default(tmp_path):
+    (tmp_path / "notebooks" / "zh-CN").mkdir(parents=True)
+    for name in ("notebooks/00-a.ipynb", "notebooks/01-b.ipynb", "notebooks/zh-CN/00-a.ipynb", "notebooks/x.ipynb"):
+        nbformat.write(new_notebook(), tmp_path / name)
+    found = [p.relative_to(tmp_path).as_posix() for p in slides.default_notebooks(tmp_path)]
+    assert found == ["notebooks/00-a.ipynb", "notebooks/01-b.ipynb", "notebooks/zh-CN/00-a.ipynb"]
+    only = slides.default_notebooks(tmp_path, editions=("zh-CN",))
+    assert [p.relative_to(tmp_path).as_posix() for p in only] == ["notebooks/zh-CN/00-a.ipynb"]
+
+
+@pytest.mark.browser
+def test_chinese_deck_works_offline_and_shows_chinese_not_boxes(built_zh):
+    from browser.glyphs import assert_cjk_renders
+
+    with offline_deck(built_zh.html) as (page, _context, _blocked, _failed, _errors):
+        heading = page.locator("section.present h1")
+        assert heading.inner_text().strip() == ZH_TITLE
+        assert "讲师备注" in page.evaluate("() => Reveal.getSlideNotes()")
+        measured = assert_cjk_renders(page, ZH_TITLE, "section.present h1")
+        page.screenshot(path=str(SCREENSHOTS / "slides-zh-CN-title.png"))
+        page.keyboard.press("ArrowRight")
+        page.locator("section.present .widget-slider").wait_for(state="visible", timeout=30000)
+        assert "分块" in page.locator("section.present .widget-label").first.inner_text()
+        assert_cjk_renders(page, "分块", "section.present .widget-label")
+        page.wait_for_timeout(800)  # the transition
+        page.screenshot(path=str(SCREENSHOTS / "slides-zh-CN-widget.png"))
+    print(f"Chinese drawn in {measured['font']}: {[(c['ch'], c['ink']) for c in measured['chars']]}")
 
 
 # --------------------------------------------------------------------------- the lessons' decks

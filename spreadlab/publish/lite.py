@@ -31,7 +31,11 @@ see the README's *Browser edition*):
    ship.  The kernel loads ``spreadlab`` (and so everything it needs) as it starts
    (``loadPyodideOptions.packages``): a lesson's first cell imports, nothing installs.
 4. **The lessons** chosen and rewritten by `spreadlab.publish.lite_lessons`, plus a
-   landing page (``index.html``) that lists them and a zip of them to download.
+   landing page (``index.html``) that lists them and a zip of them to download; the
+   Chinese edition's (``notebooks/zh-CN/``) in ``files/zh-CN/``, with its own landing
+   page, ``zh-CN/index.html``.  spreadlab's wheel carries the package's data, the
+   compiled message catalogs (``spreadlab/locale/**/*.mo``) with it, so a lesson's
+   ``set_language("zh-CN")`` speaks Chinese in the browser too.
 5. ``jupyter lite build`` in a fresh working folder, every time: a stale doit
    database silently drops ``pyodideUrl`` and sends the kernel back to the CDN.
 
@@ -63,6 +67,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import lite_lessons
+from .editions import EDITIONS, edition_folder
 
 __all__ = ["LiteBuildError", "LiteSite", "build", "main", "ensure_tools", "BUILD_TOOLS", "PYODIDE_VERSION",
            "KERNEL_PACKAGES", "BROWSER_REQUIRES"]
@@ -402,8 +407,9 @@ def build(notebooks: list[Path] | None = None, out: Path = DEFAULT_OUT, cache: P
     """Build the site into ``out`` (emptied first), from scratch every time."""
     started = time.monotonic()
     out, cache = Path(out).resolve(), Path(cache).resolve()
-    if notebooks is None:
-        notebooks = sorted((REPO_ROOT / DEFAULT_NOTEBOOKS_DIR).glob("[0-9]*.ipynb"))
+    if notebooks is None:  # both editions: notebooks/ and notebooks/zh-CN/
+        notebooks = [path for edition in EDITIONS
+                     for path in sorted(edition_folder(REPO_ROOT / DEFAULT_NOTEBOOKS_DIR, edition).glob("[0-9]*.ipynb"))]
     tarball = ensure_pyodide(cache, PYODIDE_VERSION)
     tools = ensure_tools(cache)
     with tarfile.open(tarball) as tar:
@@ -450,7 +456,8 @@ def _check_offline(out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spreadlab.publish.lite", description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="lessons (default: notebooks/[0-9]*.ipynb)")
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="lessons (default: notebooks/[0-9]*.ipynb and notebooks/zh-CN/[0-9]*.ipynb)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the site's folder (emptied first)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="downloads kept between builds")
     args = parser.parse_args(argv)

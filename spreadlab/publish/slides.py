@@ -16,6 +16,12 @@ What it does, for each notebook (default: ``notebooks/[0-9]*.ipynb``):
    "notes" cells become reveal.js speaker notes (press ``s`` in the deck);
 3. writes ``<out>/<notebook name>.html``, and at the end ``<out>/index.html``.
 
+Both editions: the English lessons (``notebooks/*.ipynb``) become ``<out>/<lesson>.html``,
+the Simplified Chinese ones (``notebooks/zh-CN/*.ipynb``) ``<out>/zh-CN/<lesson>.html``,
+each edition with its own ``index.html`` linking to the other's, and one ``_static``
+folder for both (the Chinese decks reference ``../_static``).  A notebook's edition is the
+folder it lives in (`edition_of`); ``--edition`` builds one of them only.
+
 Slides that fit: decks are 16:9 (`SLIDE_SIZE`); when a deck opens, before reveal.js
 starts, a slide taller than the deck is cut between its cells (or a cell between its
 input and its outputs, or its paragraphs) into slides that follow it, and a part that
@@ -65,6 +71,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spreadlab.publish.editions import EDITIONS, NATIVE_NAMES, edition_folder, edition_of
+
 __all__ = [
     "NPM_PACKAGES",
     "SlideBuildError",
@@ -74,6 +82,7 @@ __all__ = [
     "execute_notebook",
     "convert_notebook",
     "build",
+    "edition_of",
     "main",
 ]
 
@@ -99,6 +108,27 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_NOTEBOOKS_DIR = Path("notebooks")
 DEFAULT_OUT = Path("build/slides")
 DEFAULT_CACHE = Path("build/slides-cache")
+#: What an edition's index page says (the decks' own text comes from their lessons).
+INDEX_TEXT = {
+    "en": {
+        "title": "spreadlab: slide decks",
+        "slides": "slides",
+        "earlier": "built earlier",
+        "other": "This course in another language:",
+        "keys": "Every deck works offline (open it from this folder). Keys: arrows or space to move,\n"
+                "<code>s</code> for the speaker notes, <code>f</code> full screen, <code>o</code> overview,\n"
+                "<code>Esc</code> back.",
+    },
+    "zh-CN": {
+        "title": "spreadlab：幻灯片",
+        "slides": "张幻灯片",
+        "earlier": "之前生成",
+        "other": "本课程的其他语言版本：",
+        "keys": "每套幻灯片都可以离线使用（直接从这个文件夹打开）。按键：方向键或空格翻页，"
+                "<code>s</code> 打开演讲者备注，<code>f</code> 全屏，<code>o</code> 总览，"
+                "<code>Esc</code> 返回。",
+    },
+}
 
 REMOVE_CELL_TAGS = {"remove-cell"}
 REMOVE_INPUT_TAGS = {"hide-input", "remove-input"}
@@ -233,11 +263,11 @@ def _copy_css_with_references(src: Path, dst: Path) -> None:
 
 
 def themes_in_use(out: Path, skip: set[str] = frozenset()) -> set[str]:
-    """The reveal.js themes the decks already in *out* use (but those named in *skip*,
-    which are about to be rebuilt)."""
+    """The reveal.js themes the decks already in *out* (and its editions' folders) use
+    (but those named in *skip*, paths relative to *out*, which are about to be rebuilt)."""
     used = set()
-    for page in Path(out).glob("*.html"):
-        if page.name not in skip:
+    for page in [*Path(out).glob("*.html"), *Path(out).glob("*/*.html")]:
+        if page.relative_to(out).as_posix() not in skip:
             head = page.read_text(encoding="utf-8", errors="replace")
             used.update(re.findall(rf"{STATIC}/reveal\.js/dist/theme/([\w-]+)\.css", head))
     return used
@@ -369,8 +399,9 @@ def notebook_title(nb, fallback: str) -> str:
 
 def convert_notebook(nb, name: str, urls: dict[str, str], *, theme: str = "white",
                      no_code: bool = False, transition: str = "slide",
-                     slide_number: str = "c/t") -> str:
-    """Return the deck's HTML for an (executed) notebook, every URL relative and local.
+                     slide_number: str = "c/t", language: str = "en") -> str:
+    """Return the deck's HTML for an (executed) notebook, every URL relative and local;
+    *language* is the edition's tag, the page's ``<html lang>`` (fonts and hyphenation follow it).
 
     The deck is 16:9 (`SLIDE_SIZE`, as projectors and screens are) and, when shown, cuts
     a slide taller than that into slides that follow it (the template's "Slides that
@@ -404,6 +435,7 @@ def convert_notebook(nb, name: str, urls: dict[str, str], *, theme: str = "white
         exclude_input=no_code,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
+        language_code=language.split("-")[0],  # nbconvert takes ISO 639-1 only ("zh")
     )
     resources = {
         "metadata": {"name": name},
@@ -415,7 +447,8 @@ def convert_notebook(nb, name: str, urls: dict[str, str], *, theme: str = "white
         },
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    return body
+    # the edition's whole tag ("zh-CN": Simplified Chinese fonts, not Japanese or Traditional)
+    return re.sub(r'<html lang="[^"]*">', f'<html lang="{language}">', body, count=1)
 
 
 def count_slides(nb) -> int:
@@ -427,38 +460,48 @@ def count_slides(nb) -> int:
     return max(n, 1)
 
 
-def write_index(out: Path, decks: list[Deck], theme: str) -> Path:
-    """Write ``out/index.html`` listing every deck in ``out``.
+def _decks_on_disk(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.glob("*.html")) if p.name != "index.html"
+            and "reveal" in p.read_text(encoding="utf-8", errors="replace")[:4000]]
+
+
+def write_index(out: Path, decks: list[Deck], theme: str, edition: str = "en") -> Path:
+    """Write the *edition*'s ``index.html`` (in `edition_folder`) listing every deck there,
+    with links to the other editions' indexes that exist in *out*.
 
     Decks built now come with their slide count; decks left by an earlier build of other
     lessons (``python -m spreadlab.publish.slides notebooks/03-*.ipynb`` rebuilds one) stay listed,
     titled from their ``<title>``.
     """
-    out = Path(out)
+    folder = edition_folder(out, edition)
+    text = INDEX_TEXT[edition]
     known = {d.html.name: d for d in decks}
     entries = []
-    for page in sorted(out.glob("*.html")):
-        if page.name == "index.html":
-            continue
+    for page in _decks_on_disk(folder):
         deck = known.get(page.name)
         if deck is not None:
-            entries.append((page.name, deck.title, f"{html.escape(deck.notebook.name)} &middot; {deck.slides} slides"))
+            entries.append((page.name, deck.title,
+                            f"{html.escape(deck.notebook.name)} &middot; {deck.slides} {text['slides']}"))
             continue
         head = page.read_text(encoding="utf-8", errors="replace")[:4000]
-        if "reveal" not in head:
-            continue
         m = re.search(r"<title>(.*?)(?: slides)?</title>", head, re.S)
         title = html.unescape(m.group(1).strip()) if m else page.stem
-        entries.append((page.name, title, "built earlier"))
+        entries.append((page.name, title, text["earlier"]))
     rows = "\n".join(
         f'    <li><a href="{html.escape(href)}">{html.escape(title)}</a> <span class="meta">{meta}</span></li>'
         for href, title, meta in entries
     )
+    others = [
+        f'<a href="{os.path.relpath(edition_folder(out, other) / "index.html", folder)}" hreflang="{other}" '
+        f'lang="{other}">{html.escape(NATIVE_NAMES[other])}</a>'
+        for other in EDITIONS if other != edition and _decks_on_disk(edition_folder(out, other))
+    ]
+    editions = f'<p class="editions">{text["other"]} {" ".join(others)}</p>\n' if others else ""
     page = f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{edition}">
 <head>
 <meta charset="utf-8">
-<title>spreadlab: slide decks</title>
+<title>{text["title"]}</title>
 <style>
   body {{ font-family: system-ui, sans-serif; max-width: 46em; margin: 3em auto; padding: 0 1em; line-height: 1.5; }}
   li {{ margin: .4em 0; font-size: 1.2em; }}
@@ -467,31 +510,33 @@ def write_index(out: Path, decks: list[Deck], theme: str) -> Path:
 </style>
 </head>
 <body>
-<h1>spreadlab: slide decks</h1>
-<ol>
+<h1>{text["title"]}</h1>
+{editions}<ol>
 {rows}
 </ol>
-<p>Every deck works offline (open it from this folder). Keys: arrows or space to move,
-<code>s</code> for the speaker notes, <code>f</code> full screen, <code>o</code> overview,
-<code>Esc</code> back.</p>
+<p>{text["keys"]}</p>
 </body>
 </html>
 """
-    path = Path(out) / "index.html"
+    path = folder / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
 
 
-def default_notebooks(root: Path = Path(".")) -> list[Path]:
-    return sorted((root / DEFAULT_NOTEBOOKS_DIR).glob("[0-9]*.ipynb"))
+def default_notebooks(root: Path = Path("."), editions=EDITIONS) -> list[Path]:
+    """The lessons of *editions*: ``notebooks/[0-9]*.ipynb`` and ``notebooks/<tag>/[0-9]*.ipynb``."""
+    found = []
+    for edition in editions:
+        found += sorted(edition_folder(root / DEFAULT_NOTEBOOKS_DIR, edition).glob("[0-9]*.ipynb"))
+    return found
 
 
 def build(notebooks: list[Path], out: Path = DEFAULT_OUT, *, theme: str = "white", no_code: bool = False,
           cache: Path = DEFAULT_CACHE, timeout: int = 300, allow_errors: bool = False,
           log=print) -> list[Deck]:
-    """Execute and convert ``notebooks`` into ``out``; return the decks built."""
+    """Execute and convert ``notebooks`` into ``out`` (each in its edition's folder); return the decks built."""
     if not notebooks:
-        raise SlideBuildError("no notebooks to build (looked for notebooks/[0-9]*.ipynb)")
+        raise SlideBuildError("no notebooks to build (looked for notebooks/[0-9]*.ipynb and notebooks/zh-CN/)")
     for path in notebooks:
         if not Path(path).is_file():
             raise SlideBuildError(f"{path}: no such notebook")
@@ -511,24 +556,33 @@ def build(notebooks: list[Path], out: Path = DEFAULT_OUT, *, theme: str = "white
         nb = execute_notebook(path, timeout=timeout, allow_errors=allow_errors)
         executed.append((path, nb, time.monotonic() - t0))
 
+    def target(path: Path) -> Path:
+        return edition_folder(out, edition_of(path)) / f"{path.stem}.html"
+
     needs = set().union(*(notebook_needs(nb) for _, nb, _ in executed))
-    themes = {theme} | themes_in_use(out, skip={f"{Path(p).stem}.html" for p in notebooks})
+    themes = {theme} | themes_in_use(out, skip={target(Path(p)).relative_to(out).as_posix() for p in notebooks})
     urls = install_static(out, needs, cache, themes)
 
     decks = []
     for path, nb, seconds in executed:
         t0 = time.monotonic()
+        edition = edition_of(path)
         title = notebook_title(nb, path.stem)
         nb.metadata.setdefault("title", title)  # the deck's <title>
-        body = convert_notebook(nb, path.stem, urls, theme=theme, no_code=no_code)
-        target = out / f"{path.stem}.html"
-        target.write_text(body, encoding="utf-8")
-        deck = Deck(path, target, title, count_slides(nb),
+        up = os.path.relpath(out, target(path).parent)  # "." or "..": where _static is
+        local = {k: v if up == "." else f"{up}/{v}" for k, v in urls.items()}
+        body = convert_notebook(nb, path.stem, local, theme=theme, no_code=no_code, language=edition)
+        target(path).parent.mkdir(parents=True, exist_ok=True)
+        target(path).write_text(body, encoding="utf-8")
+        deck = Deck(path, target(path), title, count_slides(nb),
                     seconds + time.monotonic() - t0, notebook_needs(nb), nb)
-        log(f"wrote {target} ({deck.slides} slides, {deck.seconds:.1f}s)")
+        log(f"wrote {target(path)} ({deck.slides} slides, {deck.seconds:.1f}s)")
         decks.append(deck)
-    index = write_index(out, decks, theme)
-    log(f"wrote {index}")
+    # Every edition's index, so that each links to the others that exist now.
+    for edition in EDITIONS:
+        if _decks_on_disk(edition_folder(out, edition)):
+            index = write_index(out, [d for d in decks if edition_of(d.notebook) == edition], theme, edition)
+            log(f"wrote {index}")
     return decks
 
 
@@ -540,7 +594,11 @@ def main(argv=None) -> int:
                     "manager from the npm registry (needs npm); later builds use the cache.",
     )
     parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="notebooks to build (default: notebooks/[0-9]*.ipynb)")
+                        help="notebooks to build (default: every lesson of the editions chosen, "
+                             "notebooks/[0-9]*.ipynb and notebooks/zh-CN/[0-9]*.ipynb)")
+    parser.add_argument("--edition", choices=[*EDITIONS, "all"], default="all",
+                        help="which edition's lessons to build when none are named: en (build/slides/), "
+                             "zh-CN (build/slides/zh-CN/) or all (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     parser.add_argument("--theme", default="white",
                         help="reveal.js theme: white, black, league, beige, sky, night, serif, simple, "
@@ -554,13 +612,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     t0 = time.monotonic()
     try:
-        decks = build(args.notebooks or default_notebooks(), args.out, theme=args.theme,
+        editions = EDITIONS if args.edition == "all" else (args.edition,)
+        decks = build(args.notebooks or default_notebooks(editions=editions), args.out, theme=args.theme,
                       no_code=args.no_code, cache=args.cache, timeout=args.timeout,
                       allow_errors=args.allow_errors)
     except SlideBuildError as exc:
         print(f"spreadlab.publish.slides: error: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(decks)} deck(s) in {time.monotonic() - t0:.1f}s; open {Path(args.out) / 'index.html'}")
+    index = edition_folder(args.out, edition_of(decks[0].notebook)) / "index.html"  # the first edition built
+    print(f"{len(decks)} deck(s) in {time.monotonic() - t0:.1f}s; open {index}")
     return 0
 
 

@@ -624,8 +624,10 @@ class Lab:
         finally:
             nb.close()
 
-    def run_notebook(self, path: str, screenshot: str | None = None) -> LabRun:
-        """Open, run all, collect, screenshot: the whole check for one notebook."""
+    def run_notebook(self, path: str, screenshot: str | None = None,
+                     check: Callable[[Any], None] | None = None) -> LabRun:
+        """Open, run all, collect, screenshot: the whole check for one notebook; *check*,
+        if given, is called with the page after the run (an assertion about what it shows)."""
         with self.open(path) as nb:
             try:
                 nb.run_all()
@@ -639,6 +641,8 @@ class Lab:
             run = nb.collect()
             run.screenshot = nb.screenshot(screenshot)
             run.seconds = time.monotonic() - nb.started
+            if check is not None:
+                check(nb.page)
             return run
 
 

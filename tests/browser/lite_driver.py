@@ -9,7 +9,9 @@ records) every request to any other address.  For each lesson, in a fresh browse
 context (a cold cache): open it in JupyterLite, wait for the Pyodide kernel, Run All,
 record each code cell's prompt and outputs and the time to the first board drawn; click
 a board's "add a client" button; in a lesson whose name starts with ``zz-`` (the tests'
-fixture), type a cell that makes a ``LiveRoom``.  Screenshots go to
+fixture), type a cell that makes a ``LiveRoom``; in a lesson of another edition
+(``zh-CN/...``), measure how its Chinese is drawn (`glyphs`).  The other editions' landing
+pages (linked from the root's) are read too.  Screenshots go to
 test-artifacts/screenshots/lite-*.png.
 """
 
@@ -29,6 +31,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).parent))  # run as a script: glyphs beside it
+from glyphs import cjk_rendering  # noqa: E402
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 SCALE = float(os.environ.get("SPREADLAB_LAB_TIMEOUT_SCALE", "1") or 1)
 KERNEL_TIMEOUT = 180 * SCALE
@@ -134,6 +138,16 @@ def _typed_cell(page, source: str) -> list:
     return []
 
 
+def _landing(page, base: str) -> dict:
+    """A landing page's lesson links, text and whether its download answers."""
+    return {
+        "links": page.locator("#lessons a").evaluate_all("as => as.map(a => a.getAttribute('href'))"),
+        "text": page.locator("body").text_content(),
+        "lang": page.locator("html").get_attribute("lang"),
+        "download": page.request.get(base + page.locator("#download").get_attribute("href")).status,
+    }
+
+
 def drive(site: Path, lessons: list[str], out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -147,11 +161,12 @@ def drive(site: Path, lessons: list[str], out: Path) -> None:
             context = _context(browser, base, results["refused"])
             page = context.new_page()
             page.goto(base)
-            results["landing"] = {
-                "links": page.locator("#lessons a").evaluate_all("as => as.map(a => a.getAttribute('href'))"),
-                "text": page.locator("body").text_content(),
-                "download": page.request.get(base + page.locator("#download").get_attribute("href")).status,
-            }
+            results["landing"] = _landing(page, base)
+            for other in page.locator("#editions a").evaluate_all("as => as.map(a => a.getAttribute('href'))"):
+                page.goto(base + other)  # another edition's landing page (zh-CN/index.html)
+                results[f"landing {other}"] = _landing(page, base + other.rsplit("/", 1)[0] + "/")
+                results[f"landing {other}"]["cjk"] = cjk_rendering(page, page.locator("h1").text_content(), "h1")
+                page.screenshot(path=str(SCREENSHOTS / f"lite-landing-{other.split('/')[0]}.png"), full_page=True)
             context.close()
             for name in lessons:
                 record: dict = {"t0": time.monotonic()}
@@ -162,6 +177,15 @@ def drive(site: Path, lessons: list[str], out: Path) -> None:
                     page.goto(f"{base}lab/index.html?path={name}")
                     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000 * SCALE)
                     record["rendered_s"] = round(time.monotonic() - record["t0"], 1)
+                    if "/" in name:  # another edition's lesson (zh-CN/...): its text drawn as glyphs,
+                        # measured at the top, before Run All scrolls the first cells away
+                        page.wait_for_function("() => { const m = document.querySelector("
+                                               "'.jp-NotebookPanel .jp-RenderedMarkdown'); "
+                                               "return m && m.textContent.trim().length > 0; }",
+                                               timeout=60_000 * SCALE)  # rendered, not only attached
+                        record["text"] = page.locator(".jp-NotebookPanel .jp-RenderedMarkdown").first.inner_text()
+                        chinese = "".join(dict.fromkeys(c for c in record["text"] if "\u4e00" <= c <= "\u9fff"))
+                        record["cjk"] = cjk_rendering(page, chinese[:12], ".jp-NotebookPanel .jp-RenderedMarkdown")
                     _run_all(page, record)
                     record["cells"] = page.evaluate(_STATE_JS)
                     if any(c["scenes"] for c in record["cells"]):
@@ -173,7 +197,8 @@ def drive(site: Path, lessons: list[str], out: Path) -> None:
                     with contextlib.suppress(Exception):
                         record["cells"] = page.evaluate(_STATE_JS)
                 with contextlib.suppress(Exception):
-                    page.screenshot(path=str(SCREENSHOTS / f"lite-{Path(name).stem}.png"), full_page=True)
+                    page.screenshot(path=str(SCREENSHOTS / f"lite-{name.removesuffix('.ipynb').replace('/', '-')}.png"),
+                                    full_page=True)
                 record.pop("t0")
                 results["lessons"][name] = record
                 context.close()

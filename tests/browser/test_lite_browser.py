@@ -8,7 +8,9 @@ see could leave.  `lite_driver` does the browsing in a subprocess, for that reas
 tests read what it saw: each lesson ran every cell (JupyterLite cancels the rest after
 an error, so all cells run means no error), no traceback printed, boards drawn, a board
 button working, checkers reporting, a deliberate error shown with Run All going on, and
-a ``LiveRoom`` typed by hand explaining itself in one line.
+a ``LiveRoom`` typed by hand explaining itself in one line.  The Chinese lessons
+(``zh-CN/``) run the same way, with their Chinese drawn as glyphs, and have a landing
+page of their own.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Excepti
 @pytest.fixture(scope="module")
 def lite_run(lite_site, tmp_path_factory) -> dict:
     """Run the driver once over every lesson of the browser edition."""
-    lessons = [l.name for l in lite_site.lessons if l.included]
+    lessons = [l.path for l in lite_site.lessons if l.included]
     out = tmp_path_factory.mktemp("lite-run") / "results.json"
     prefix = loopback_only_prefix()
     started = time.monotonic()
@@ -56,17 +58,19 @@ def lite_run(lite_site, tmp_path_factory) -> dict:
 def _lessons_in_edition() -> list[str]:
     from spreadlab.publish.lite_lessons import classify
 
-    names = [p.name for p in sorted((REPO / "notebooks").glob("[0-9]*.ipynb")) if classify(p).included]
-    return [*names, LITE_FIXTURE_NOTEBOOK]
+    lessons = [classify(p) for p in [*sorted((REPO / "notebooks").glob("[0-9]*.ipynb")),
+                                      *sorted((REPO / "notebooks" / "zh-CN").glob("[0-9]*.ipynb"))]]
+    return [*(l.path for l in lessons if l.included), LITE_FIXTURE_NOTEBOOK]
 
 
 def test_nothing_is_fetched_from_another_host_and_the_landing_page_lists_the_lessons(lite_run, lite_site):
     assert lite_run["refused"] == []
     landing = lite_run["landing"]
-    included = [l for l in lite_site.lessons if l.included]
+    included = [l for l in lite_site.lessons if l.included and l.edition == "en"]
     assert landing["links"] == [f"lab/index.html?path={l.name}" for l in included]
+    assert landing["lang"] == "en"
     for lesson in lite_site.lessons:
-        if not lesson.included:
+        if not lesson.included and lesson.edition == "en":
             assert lesson.title in landing["text"] and "in JupyterLab only" in landing["text"]
     assert landing["download"] == 200
     assert lite_run["page_errors"] == []
@@ -76,7 +80,7 @@ def test_nothing_is_fetched_from_another_host_and_the_landing_page_lists_the_les
 def test_a_lesson_runs_to_the_end_in_the_browser(lite_run, lite_site, name, request):
     record = lite_run["lessons"][name]
     assert "failure" not in record, record["failure"]
-    lesson = next(l for l in lite_site.lessons if l.name == name)
+    lesson = next(l for l in lite_site.lessons if l.path == name)
     cells = record["cells"]
     not_run = [i for i, c in enumerate(cells) if not _DONE.match(c["prompt"])]
     assert not not_run, f"cells not run (JupyterLite stops after an error): {[cells[i]['source'] for i in not_run]}"
@@ -92,11 +96,31 @@ def test_a_lesson_runs_to_the_end_in_the_browser(lite_run, lite_site, name, requ
         elif not marked:
             assert not cell["needsNetwork"]
     assert sum(c["source"] == "%%needs_network" for c in cells) == len(lesson.network_cells)
+    if lesson.edition != "en":
+        cjk = record["cjk"]
+        assert cjk["chars"], f"no Chinese in the lesson's first markdown cell: {record['text'][:300]!r}"
+        assert not cjk["tofu"], f"Chinese drawn as boxes in {cjk['font']!r}: {cjk['tofu']}"
     report_count(request.config, "browser-edition code cells run in Chromium", len(cells))
     if "click" in record:
         assert record["click"]["after"] != record["click"]["before"], "the board did not change after the click"
     print(f"{name}: rendered {record.get('rendered_s')} s, kernel {record.get('kernel_ready_s')} s, "
           f"first board {record.get('first_board_s', '-')} s, run {record.get('run_s')} s")
+
+
+def test_the_chinese_edition_has_its_landing_page_linked_both_ways(lite_run, lite_site):
+    chinese = [l for l in lite_site.lessons if l.edition == "zh-CN"]
+    if not chinese:
+        pytest.skip("notebooks/zh-CN/ holds no lessons: no Chinese edition to put in the site")
+    assert 'href="zh-CN/index.html"' in (lite_site.out / "index.html").read_text(encoding="utf-8")
+    landing = lite_run["landing zh-CN/index.html"]
+    assert landing["lang"] == "zh-CN" and landing["download"] == 200
+    assert landing["links"] == [f"../lab/index.html?path=zh-CN/{l.name}" for l in chinese if l.included]
+    assert "能在这里运行吗" in landing["text"] and "English" in landing["text"]
+    for lesson in chinese:
+        assert lesson.title in landing["text"]
+        if not lesson.included:
+            assert "仅在 JupyterLab 中" in landing["text"]
+    assert not landing["cjk"]["tofu"], landing["cjk"]
 
 
 def test_boards_render_checkers_report_and_a_board_button_works(lite_run):

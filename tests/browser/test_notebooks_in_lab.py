@@ -1,11 +1,13 @@
 """Every lesson runs in real JupyterLab, in headless Chromium.
 
-Each ``notebooks/*.ipynb`` (found when the tests are collected, so lessons
-added later are covered without touching this file) is opened in a fresh
-workspace of one JupyterLab server, run with "Run All Cells", and must show no
-error output, no widget error and no browser console error.  A full-notebook
-screenshot of each is saved to ``test-artifacts/screenshots/<notebook>.png``
-for people to look at.
+Each ``notebooks/*.ipynb`` and each Chinese lesson, ``notebooks/zh-CN/*.ipynb``
+(found when the tests are collected, so lessons added later are covered without
+touching this file) is opened in a fresh workspace of one JupyterLab server, run
+with "Run All Cells", and must show no error output, no widget error and no
+browser console error.  A full-notebook screenshot of each is saved to
+``test-artifacts/screenshots/<notebook>.png`` (``zh-CN-<notebook>.png`` for the
+Chinese edition) for people to look at; in a Chinese lesson, the Chinese of its
+text must be drawn as Chinese, not as empty boxes (`glyphs`).
 
 The harness tests at the end prove the harness itself: a tiny notebook with a
 widget passes, and a notebook with an exception and a broken widget is caught.
@@ -18,10 +20,12 @@ from pathlib import Path
 import pytest
 
 from .conftest import NOTEBOOKS, SCREENSHOTS
+from .glyphs import assert_cjk_renders
 
 pytestmark = pytest.mark.browser
 
 LESSONS = sorted(NOTEBOOKS.glob("*.ipynb"))
+CHINESE_LESSONS = sorted((NOTEBOOKS / "zh-CN").glob("*.ipynb"))
 
 
 @pytest.mark.timeout(900)
@@ -32,6 +36,25 @@ def test_notebook_runs_clean_in_jupyterlab(lab, notebook: Path):
     assert not run.problems(), run.report()
     assert run.executed_cells == run.code_cells, run.report()
     assert run.screenshot is not None and run.screenshot.stat().st_size > 10_000
+
+
+def _chinese_is_drawn(page) -> None:
+    """The Chinese characters of the lesson's rendered text are drawn as Chinese."""
+    text = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMarkdown").first.inner_text()
+    chinese = "".join(dict.fromkeys(ch for ch in text if "\u4e00" <= ch <= "\u9fff"))[:12]
+    assert chinese, f"the lesson's first markdown cell has no Chinese: {text[:200]!r}"
+    assert_cjk_renders(page, chinese, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMarkdown")
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("notebook", CHINESE_LESSONS, ids=[f"zh-CN/{p.stem}" for p in CHINESE_LESSONS])
+def test_chinese_lesson_runs_clean_in_jupyterlab(lab, notebook: Path):
+    run = lab.run_notebook(f"zh-CN/{notebook.name}", screenshot=f"zh-CN-{notebook.stem}", check=_chinese_is_drawn)
+    print(run.report())
+    assert not run.problems(), run.report()
+    assert run.executed_cells == run.code_cells, run.report()
+    assert run.screenshot == SCREENSHOTS / f"zh-CN-{notebook.stem}.png"
+    assert run.screenshot.stat().st_size > 10_000
 
 
 # ------------------------------------------------------- the harness itself
