@@ -1718,3 +1718,12 @@ def test_a_wrong_answer_is_rejected_with_its_hint(request, name, label, answer, 
     assert first.what == step, f"{label}: expected {step!r} to fail first:\n{report}"
     assert words in first.hint, f"{label}: the hint does not name the mistake:\n{report}"
     report_count(request.config, "wrong answers rejected")
+
+
+def test_a_count_kept_on_self_is_never_told_to_move_it_off_the_class():
+    """A counter that counts calls keeps its count per connection: the
+    per-connection check must not send it looking for a class attribute
+    (its mistake is the stream, told by the check about one chunk)."""
+    report = check_line_counter(CallCounter)
+    told = [result.what for result in report.failed if "not on the class" in result.hint]
+    assert told == [], f"a per-connection count was told to leave the class:\n{report}"
