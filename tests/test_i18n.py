@@ -114,9 +114,9 @@ def test_a_board_in_chinese_labels_its_controls_cards_and_status_and_still_escap
     page = board.picture.value
     assert_inert(page)
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
-    assert 'color:#2b8a3e"> 已连接 ↑发送</span>' in page and 'color:#2b8a3e"> 已连接 ↓收到</span>' in page
+    assert 'color:#2b8a3e"> 已连接 ↑发出</span>' in page and 'color:#2b8a3e"> 已连接 ↓收到</span>' in page
     assert "已连接：<b>2</b>（client 1, client 2）" in page and "事件数：" in page
-    assert "从 client 2 收到“&lt;img" in page and "写给了 1 个客户端" in page  # Spread sends to the others
+    assert "从 client 2 收到“&lt;img" in page and "写给 1 个客户端：“" in page  # Spread sends to the others
     board.abort_button.click()
     assert board.status.value == "client 2 已中止连接"
     board.flush()
@@ -177,15 +177,15 @@ def test_a_report_in_chinese_frames_every_check_and_escapes_what_the_learner_wro
     report = check_shouting_echo(RaisesMarkup)
     text, page = str(report), report._repr_html_()
     count = len(report.results)
-    assert text.splitlines()[0].endswith(f"：{count} 个检查项中通过了 0 个。")
+    assert text.splitlines()[0].endswith(f"——{count} 项检查通过了 0 项。")
     assert "实际看到：你的代码抛出了 ValueError: <img src=x onerror=alert(1)>（第 " in text
     assert "行，在 dataReceived 中）" in text
     assert text.count("实际看到：尚未检查：它依赖上面那个没有通过的检查项") == count - 1
-    assert "提示：先让 " in text and "通过，再运行一次检查器" in text
+    assert "提示：先解决上面没有通过的检查项“" in text and "”，再运行一次检查器" in text
     assert "<img" not in page and "ValueError: &lt;img src=x onerror=alert(1)&gt;（第 " in page
     assert "<b>提示：</b>" in page and "实际看到：<code>" in page and "seen:" not in page and "Hint:" not in page
     passed = check_shouting_echo(ShoutingEcho)
-    assert passed.summary().endswith(f"：全部 {len(passed.results)} 个检查项都通过了。做得好！")
+    assert passed.summary().endswith(f"——全部 {len(passed.results)} 项检查都通过了。做得好！")
 
 
 def test_a_report_made_before_the_language_was_chosen_shows_its_hints_in_it():
@@ -263,7 +263,7 @@ def test_a_checker_run_in_a_chinese_notebook_answers_in_chinese(tmp_path):
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     shown = nb.cells[2].outputs[0]["data"]
     for kind in ("text/plain", "text/html"):
-        assert "个检查项中通过了 0 个。" in shown[kind], shown[kind]
+        assert "项检查通过了 0 项。" in shown[kind], shown[kind]
         assert "你的代码抛出了 TypeError: Data must be bytes（第 5 行，在 dataReceived 中）" in shown[kind]
         assert "transport.write 只接受 bytes，不接受 str（也不接受数字）：写之前把文本编码成 UTF-8" in shown[kind]
         assert "尚未检查：它依赖上面那个没有通过的检查项" in shown[kind]
@@ -298,7 +298,7 @@ def test_the_built_wheel_ships_the_compiled_catalog_and_speaks_chinese_from_it(t
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "installed"))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
                          cwd=tmp_path).stdout
-    assert out.strip() == "T：1 个检查项中通过了 0 个。"
+    assert out.strip() == "T——1 项检查通过了 0 项。"
 
 
 def test_a_room_tells_a_learner_in_chinese_what_went_wrong():

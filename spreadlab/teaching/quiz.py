@@ -25,7 +25,7 @@ def quiz(question: str, options: list[str], answer: int, why: str = "",
     language (`spreadlab.set_language`), looked up when the quiz is drawn.
     """
     if nudge is None:
-        nudge = _("Not quite: read the question again and think about the last lesson.")
+        nudge = _("Not quite: read the question again, and the part of the lesson just above it.")
     if not 0 <= answer < len(options):
         raise ValueError("answer must be the index of one of the options")
     choice = widgets.RadioButtons(options=list(options), value=None, layout=widgets.Layout(width="auto"))

@@ -171,7 +171,7 @@ def run_table(title: str, cases: list[Case], make_factory: Callable[[], object])
             report.results.append(Result(
                 case.what, False, N_("not checked yet: it builds on the check that failed above"),
                 # Translators: {check} is the check that failed above, as the report names it.
-                _("make {check} pass first, then run the checker again").format(check=repr(_(blocked)))))
+                _("make '{check}' pass first, then run the checker again").format(check=_(blocked))))
             continue
         result = run_case(case, make_factory)
         report.results.append(result)
