@@ -388,3 +388,11 @@ def test_a_card_names_an_error_in_chinese_in_a_few_words_and_keeps_the_rest_in_i
     room.connect()
     card = card_html(Board(room), "client 1")
     assert 'title="错误 在 connectionMade 中：ValueError: not today">错误 在 connectionMade 中</div>' in card, card
+
+
+def test_a_terminal_client_is_tagged_as_each_language_writes_it():
+    from spreadlab.views.board import _terminal
+
+    assert _terminal() == " (terminal)"
+    i18n.set_language("zh-CN")
+    assert _terminal() == "（终端）"  # no space before a full-width bracket

@@ -11,10 +11,16 @@ question still shows as text.
 from __future__ import annotations
 
 import html
+import re
 
 import ipywidgets as widgets
 
 from ..i18n import _
+
+
+def _text(prose: str) -> str:
+    """*prose* as safe HTML, its `inline code` shown as code, as the lesson's markdown shows it."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(prose))
 
 
 def quiz(question: str, options: list[str], answer: int, why: str = "",
@@ -37,13 +43,13 @@ def quiz(question: str, options: list[str], answer: int, why: str = "",
             feedback.value = "<i>" + html.escape(_("Pick an answer first.")) + "</i>"
         elif choice.index == answer:
             right = html.escape(_("Right."))
-            feedback.value = f"<b style='color:#1a7f37'>✔ {right}</b> {html.escape(why)}"
+            feedback.value = f"<b style='color:#1a7f37'>✔ {right}</b> {_text(why)}"
         else:
-            feedback.value = f"<b style='color:#cf222e'>✘</b> {html.escape(nudge)}"
+            feedback.value = f"<b style='color:#cf222e'>✘</b> {_text(nudge)}"
 
     button.on_click(check)
     label = html.escape(_("Quiz:"))
-    box = widgets.VBox([widgets.HTML(f"<b>{label}</b> {html.escape(question)}"), choice, button, feedback])
+    box = widgets.VBox([widgets.HTML(f"<b>{label}</b> {_text(question)}"), choice, button, feedback])
     box.check = check  # lets tests and scripts press the button
     box.choice = choice
     box.feedback = feedback

@@ -174,10 +174,10 @@ class Board(widgets.VBox):
             num_protocols=getattr(factory, "numProtocols", None),  # a counting factory's, if it keeps one
             max_cards=self.max_cards,
             caption=_address_caption(self.room),
-            tags={c.name: " " + _terminal() for c in self.room.all_clients if c.external},
+            tags={c.name: _terminal() for c in self.room.all_clients if c.external},
         )
         options = [
-            (f"{c.name} {_terminal()}" if c.external else c.name, c.name)
+            (f"{c.name}{_terminal()}" if c.external else c.name, c.name)
             for c in self.room.clients
         ]
         if list(self.sender.options) != options:
@@ -255,9 +255,11 @@ def _address_caption(room: Room) -> str:
 
 
 def _terminal() -> str:
-    """The word after a client that joined from a terminal: "(terminal)"."""
+    """What follows the name of a client that joined from a terminal: " (terminal)"; no space
+    before a full-width bracket ("（终端）"), as Chinese writes it."""
     # Translators: after a client's name: it connected from a terminal (nc), not from the board.
-    return _("(terminal)")
+    word = _("(terminal)")
+    return word if word[:1] in "（【" else " " + word
 
 
 def show(what, **options):

@@ -102,7 +102,7 @@ def _expect_heard(visitor, expected: list[str]) -> None:
     expect(isinstance(heard, list), _("heard is {heard}, not a list").format(heard=repr(heard)))
     kinds = {type(h).__name__ for h in heard}
     expect(all(isinstance(h, str) for h in heard),
-           _("heard holds {kinds} values: {heard}").format(kinds=sorted(kinds), heard=repr(heard)),
+           _("heard holds {kinds} values: {heard}").format(kinds=", ".join(sorted(kinds)), heard=repr(heard)),
            _(BYTES_HINT) if "bytes" in kinds else "")
     expect(heard[:len(expected)] == expected,
            _("heard is {heard}, expected {expected}").format(heard=repr(heard), expected=repr(expected)))
