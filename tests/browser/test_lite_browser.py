@@ -92,7 +92,8 @@ def test_a_lesson_runs_to_the_end_in_the_browser(lite_run, lite_site, name, requ
             assert not (mime.endswith("stderr") and _TRACEBACK.search(text)), f"{cell['source']!r}: {text[-800:]}"
         assert cell["widgetErrors"] == 0 and cell["loading"] == 0, cell
         if cell["source"] == "%%needs_network":
-            assert cell["needsNetwork"] and "browser tab" in " ".join(t for _, t in cell["outputs"])
+            note = {"en": "browser tab", "zh-CN": "浏览器标签页"}[lesson.edition]  # in the lesson's language
+            assert cell["needsNetwork"] and note in " ".join(t for _, t in cell["outputs"])
         elif not marked:
             assert not cell["needsNetwork"]
     assert sum(c["source"] == "%%needs_network" for c in cells) == len(lesson.network_cells)
