@@ -106,12 +106,16 @@ def _run_all(page, record: dict) -> None:
     record["run_s"] = round(time.monotonic() - started, 1)
 
 
-def _click_add_client(page) -> dict:
+#: The board's "add a client" button, as each edition's lessons label it (spreadlab's catalog).
+ADD_A_CLIENT = {"en": "add a client", "zh-CN": "添加客户端"}
+
+
+def _click_add_client(page, edition: str = "en") -> dict:
     """Click the first board's "add a client"; return its text before and after."""
     scene = page.locator(".spreadlab-scene").first
     before = scene.text_content()
     board = page.locator(".jp-OutputArea-output", has=page.locator(".spreadlab-scene")).first
-    board.get_by_role("button", name="add a client").click()
+    board.get_by_role("button", name=ADD_A_CLIENT[edition]).click()
     after = before
     for _ in range(40):
         page.wait_for_timeout(250)
@@ -189,7 +193,7 @@ def drive(site: Path, lessons: list[str], out: Path) -> None:
                     _run_all(page, record)
                     record["cells"] = page.evaluate(_STATE_JS)
                     if any(c["scenes"] for c in record["cells"]):
-                        record["click"] = _click_add_client(page)
+                        record["click"] = _click_add_client(page, "zh-CN" if name.startswith("zh-CN/") else "en")
                     if name.startswith("zz-"):
                         record["typed_live_room"] = _typed_cell(page, "LiveRoom(SpreadFactory())")
                 except Exception as error:  # keep what was seen, for the test to report
